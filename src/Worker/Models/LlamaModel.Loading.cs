@@ -37,8 +37,9 @@ public sealed partial class LlamaModel
                 Tensor fused = cat(parts, 0).DetachFromDisposeScope();
                 foreach (Tensor part in parts)
                 {
+                    // Tensor.Equals compares values, so removal must go by reference.
+                    built.RemoveAll(t => ReferenceEquals(t, part));
                     part.Dispose();
-                    built.Remove(part);
                 }
 
                 built.Add(fused);

@@ -73,6 +73,11 @@ public sealed class Generator
                 }
 
                 int pending = seq.Tokens.Count - seq.NumComputed;
+                if (pending == 0)
+                {
+                    continue; // already scheduled by the decode pass of this step
+                }
+
                 bool isDecode = pending == 1 && seq.NumComputed >= seq.PromptTokens.Count;
                 if (isDecode != (pass == 0))
                 {

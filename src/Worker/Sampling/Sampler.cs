@@ -219,7 +219,7 @@ public sealed class Sampler
         return tensor(u, ScalarType.Float32, device);
     }
 
-    private static void ApplyPenalties(Tensor x, IReadOnlyList<SampleRequest> rows, long vocab)
+    internal static void ApplyPenalties(Tensor x, IReadOnlyList<SampleRequest> rows, long vocab)
     {
         Device device = x.device;
         var penalised = new List<long>();

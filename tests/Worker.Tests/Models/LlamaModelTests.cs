@@ -1,0 +1,140 @@
+using Inference.Worker.KvCache;
+using Inference.Worker.Models;
+using static TorchSharp.torch;
+
+namespace Inference.Worker.Tests.Models;
+
+public sealed class LlamaModelTests
+{
+    public static TheoryData<ModelArchitecture> Architectures => new() { ModelArchitecture.Llama, ModelArchitecture.Qwen2, ModelArchitecture.Mistral };
+
+    [Theory]
+    [MemberData(nameof(Architectures))]
+    public void Forward_CachedDecodeSteps_MatchFullRecompute(ModelArchitecture arch)
+    {
+        using var model = TestModels.Random(arch);
+        using var cache = TestModels.Cache(model, numBlocks: 64, blockSize: 4);
+        int[] tokens = TestModels.Tokens(23, seed: 3, model.Config.VocabSize);
+
+        // Deliberately scattered, non-contiguous blocks: nothing may assume a contiguous cache.
+        int[] cachedTable = [17, 3, 40, 8, 29, 11, 55];
+        int[] fullTable = [1, 2, 4, 5, 6, 7, 9];
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+
+        var full = new ForwardBatch { BlockSize = 4, AllLogits = true };
+        full.Add(tokens, 0, fullTable);
+        Tensor reference = model.Forward(full, cache);
+
+        // Prefill in two uneven chunks, then teacher-forced decode one token at a time.
+        var step = new ForwardBatch { BlockSize = 4 };
+        var cached = new List<Tensor>();
+        int position = 0;
+        foreach (int chunk in new[] { 5, 6 })
+        {
+            step.Clear();
+            step.Add(tokens.AsSpan(position, chunk), position, cachedTable);
+            cached.Add(model.Forward(step, cache));
+            position += chunk;
+        }
+
+        while (position < tokens.Length)
+        {
+            step.Clear();
+            step.Add(tokens.AsSpan(position, 1), position, cachedTable);
+            cached.Add(model.Forward(step, cache));
+            position++;
+        }
+
+        int[] rows = [4, 10, .. Enumerable.Range(11, tokens.Length - 11)];
+        Tensor expected = reference.index_select(0, tensor(rows.Select(r => (long)r).ToArray()));
+        Tensor actual = cat(cached, 0);
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(TestModels.MaxAbsDiff(expected, actual) < 1e-4f, $"max abs diff {TestModels.MaxAbsDiff(expected, actual)}");
+    }
+
+    [Fact]
+    public void Forward_MixedPrefillAndDecodeBatch_MatchesEachSequenceAlone()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Llama);
+        using var cache = TestModels.Cache(model, numBlocks: 64, blockSize: 4);
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        int[] a = TestModels.Tokens(9, 1, 96);
+        int[] b = TestModels.Tokens(14, 2, 96);
+
+        // Alone: a's full 9 tokens, b's 13 then its 14th as a decode.
+        var alone = new ForwardBatch { BlockSize = 4 };
+        alone.Add(a, 0, [0, 1, 2]);
+        Tensor aAlone = model.Forward(alone, cache);
+        alone.Clear();
+        alone.Add(b.AsSpan(0, 13), 0, [3, 4, 5, 6]);
+        model.Forward(alone, cache);
+        alone.Clear();
+        alone.Add(b.AsSpan(13, 1), 13, [3, 4, 5, 6]);
+        Tensor bAlone = model.Forward(alone, cache);
+
+        // Together in one step: b decodes (reusing its cached 13 tokens, copied to new blocks), a prefills.
+        alone.Clear();
+        alone.Add(b.AsSpan(0, 13), 0, [10, 11, 12, 13]);
+        model.Forward(alone, cache);
+        var mixed = new ForwardBatch { BlockSize = 4 };
+        mixed.Add(b.AsSpan(13, 1), 13, [10, 11, 12, 13]);
+        mixed.Add(a, 0, [20, 21, 22]);
+        Tensor together = model.Forward(mixed, cache);
+
+        Assert.True(TestModels.MaxAbsDiff(together.narrow(0, 0, 1), bAlone) < 1e-5f);
+        Assert.True(TestModels.MaxAbsDiff(together.narrow(0, 1, 1), aAlone) < 1e-5f);
+    }
+
+    [Fact]
+    public void Forward_WithoutLogitsForPartialPrefill_ReturnsRowsOnlyForCompletedChunks()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Llama);
+        using var cache = TestModels.Cache(model);
+        using var scope = NewDisposeScope();
+        var batch = new ForwardBatch { BlockSize = 4 };
+        batch.Add(TestModels.Tokens(6, 1, 96), 0, [0, 1], computeLogits: false);
+        batch.Add(TestModels.Tokens(3, 2, 96), 0, [2]);
+        Tensor logits = model.Forward(batch, cache);
+        Assert.Equal(new long[] { 1, 96 }, logits.shape);
+    }
+
+    [Fact]
+    public void Forward_BlockTableTooShort_ThrowsNamingTheChunk()
+    {
+        var batch = new ForwardBatch { BlockSize = 4 };
+        var ex = Assert.Throws<ArgumentException>(() => batch.Add(new int[9], 0, [0, 1]));
+        Assert.Contains("ends at 9", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_ThousandSteps_LiveTensorCountStaysFlat()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Qwen2);
+        using var cache = TestModels.Cache(model, numBlocks: 16, blockSize: 4);
+        var batch = new ForwardBatch { BlockSize = 4 };
+        int[] table = [0, 1, 2, 3, 4, 5, 6, 7];
+
+        void RunStep(int i)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = inference_mode();
+            batch.Clear();
+            int position = i % 30;
+            batch.Add([i % 96], position, table);
+            batch.Add([(i * 7) % 96, 5], position, [8, 9, 10, 11, 12, 13, 14, 15]);
+            model.Forward(batch, cache);
+        }
+
+        RunStep(0);
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 1; i <= 1000; i++)
+        {
+            RunStep(i);
+        }
+
+        long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Equal(before, after);
+    }
+}

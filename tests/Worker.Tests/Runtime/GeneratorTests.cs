@@ -1,0 +1,80 @@
+using Inference.Worker.Models;
+using Inference.Worker.Runtime;
+using Inference.Worker.Sampling;
+
+namespace Inference.Worker.Tests.Runtime;
+
+public sealed class GeneratorTests
+{
+    private static List<int> Generate(LlamaModel model, int maxBatchedTokens, GenerationSequence target, params GenerationSequence[] others)
+    {
+        using var cache = TestModels.Cache(model, numBlocks: 256, blockSize: 4);
+        var generator = new Generator(model, cache, [], new Random(1), maxBatchedTokens);
+        var all = new List<GenerationSequence> { target };
+        all.AddRange(others);
+        generator.RunToCompletion(all);
+        Assert.Equal(0, generator.UsedBlocks);
+        return [.. target.OutputTokens];
+    }
+
+    private static GenerationSequence[] Others(int vocab, Func<int, SamplingParams> parameters) =>
+        Enumerable.Range(0, 7)
+            .Select(i => new GenerationSequence(100 + i, TestModels.Tokens(3 + (i * 5), 50 + i, vocab), parameters(i)))
+            .ToArray();
+
+    [Fact]
+    public void Greedy_AloneAndBatchedWithSevenMixedSequences_IsIdentical()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Llama);
+        int[] prompt = TestModels.Tokens(13, 9, 96);
+        var p = new SamplingParams { Temperature = 0, MaxTokens = 24, IgnoreEos = true };
+
+        List<int> alone = Generate(model, 512, new GenerationSequence(1, prompt, p));
+
+        // A small token budget forces prompt chunks of the others to share steps with the target's decodes.
+        List<int> batched = Generate(
+            model,
+            10,
+            new GenerationSequence(1, prompt, p),
+            Others(96, i => new SamplingParams { Temperature = 0, MaxTokens = 5 + (i * 4) }));
+
+        Assert.Equal(24, alone.Count);
+        Assert.Equal(alone, batched);
+    }
+
+    [Fact]
+    public void Seeded_AloneAndBatched_IsIdentical()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Qwen2);
+        int[] prompt = TestModels.Tokens(7, 4, 96);
+        var p = new SamplingParams { Temperature = 1.0f, TopP = 0.9f, Seed = 77, MaxTokens = 20 };
+
+        List<int> alone = Generate(model, 512, new GenerationSequence(1, prompt, p));
+        List<int> batched = Generate(
+            model,
+            12,
+            new GenerationSequence(1, prompt, p),
+            Others(96, i => new SamplingParams { Temperature = 0.8f, Seed = (ulong)i, MaxTokens = 9 }));
+
+        Assert.Equal(alone, batched);
+        Assert.NotEqual(alone, Generate(model, 512, new GenerationSequence(1, prompt, p with { Seed = 78 })));
+    }
+
+    [Fact]
+    public void StopTokenAndMaxTokens_FinishWithTheRightReason()
+    {
+        using var model = TestModels.Random(ModelArchitecture.Mistral);
+        int[] prompt = TestModels.Tokens(5, 2, 96);
+        var greedy = new GenerationSequence(1, prompt, new SamplingParams { Temperature = 0, MaxTokens = 6 });
+        Generate(model, 64, greedy);
+        Assert.Equal(FinishReason.Length, greedy.FinishReason);
+        Assert.Equal(6, greedy.OutputTokens.Count);
+
+        int third = greedy.OutputTokens[2];
+        var stopped = new GenerationSequence(2, prompt, new SamplingParams { Temperature = 0, MaxTokens = 6, StopTokenIds = [third] });
+        Generate(model, 64, stopped);
+        Assert.Equal(FinishReason.Stop, stopped.FinishReason);
+        Assert.Equal(third, stopped.OutputTokens[^1]);
+        Assert.True(stopped.OutputTokens.Count <= 3);
+    }
+}

@@ -1,0 +1,84 @@
+using Inference.Worker.KvCache;
+using Inference.Worker.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Inference.Worker.Tests;
+
+/// <summary>Tiny configs for each supported architecture, with deterministic random weights.</summary>
+internal static class TestModels
+{
+    public static ModelConfig Config(ModelArchitecture arch) => arch switch
+    {
+        ModelArchitecture.Llama => new ModelConfig
+        {
+            Architecture = ModelArchitecture.Llama,
+            ArchitectureName = "LlamaForCausalLM",
+            VocabSize = 96,
+            HiddenSize = 64,
+            IntermediateSize = 128,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 4,
+            NumKeyValueHeads = 2,
+            HeadDim = 16,
+            RmsNormEps = 1e-5,
+            RopeTheta = 500000,
+            RopeScaling = new RopeScaling("llama3", 8, 1, 4, 32),
+            MaxPositionEmbeddings = 256,
+            TieWordEmbeddings = true,
+            AttentionBias = false,
+        },
+        ModelArchitecture.Qwen2 => Config(ModelArchitecture.Llama) with
+        {
+            Architecture = ModelArchitecture.Qwen2,
+            ArchitectureName = "Qwen2ForCausalLM",
+            RopeScaling = null,
+            RopeTheta = 1000000,
+            TieWordEmbeddings = false,
+            AttentionBias = true,
+        },
+        ModelArchitecture.Mistral => Config(ModelArchitecture.Llama) with
+        {
+            Architecture = ModelArchitecture.Mistral,
+            ArchitectureName = "MistralForCausalLM",
+            NumKeyValueHeads = 4,
+            RopeScaling = null,
+            RopeTheta = 10000,
+            TieWordEmbeddings = false,
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(arch)),
+    };
+
+    public static LlamaModel Random(ModelArchitecture arch, long seed = 7, int? maxModelLength = null) =>
+        LlamaModel.Load(Config(arch), new RandomWeightSource(seed, std: 0.08), ScalarType.Float32, CPU, maxModelLength);
+
+    public static PagedKvCache Cache(LlamaModel model, int numBlocks = 128, int blockSize = 4) =>
+        PagedKvCache.Create(
+            model.Config.NumHiddenLayers, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32, CPU,
+            PagedKvCache.BytesPerBlockFor(model.Config.NumHiddenLayers, blockSize, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32) * numBlocks,
+            blockSize);
+
+    public static int[] Tokens(int count, int seed, int vocab)
+    {
+        var random = new System.Random(seed);
+        var tokens = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            tokens[i] = random.Next(vocab);
+        }
+
+        return tokens;
+    }
+
+    public static float[,] ToArray(Tensor t)
+    {
+        long rows = t.size(0);
+        long cols = t.size(1);
+        float[] flat = t.contiguous().cpu().data<float>().ToArray();
+        var result = new float[rows, cols];
+        Buffer.BlockCopy(flat, 0, result, 0, flat.Length * sizeof(float));
+        return result;
+    }
+
+    public static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
+}

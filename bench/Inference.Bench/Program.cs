@@ -1,0 +1,36 @@
+using Inference.Bench;
+
+// Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]
+if (args.Length == 0 || args[0] != "runtime")
+{
+    Console.Error.WriteLine("usage: Inference.Bench runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    return 2;
+}
+
+int[] batches = [1, 8, 32];
+int prompt = 128;
+int decode = 64;
+int threads = 0;
+for (int i = 1; i + 1 < args.Length; i += 2)
+{
+    switch (args[i])
+    {
+        case "--batches":
+            batches = args[i + 1].Split(',').Select(int.Parse).ToArray();
+            break;
+        case "--prompt":
+            prompt = int.Parse(args[i + 1]);
+            break;
+        case "--decode":
+            decode = int.Parse(args[i + 1]);
+            break;
+        case "--threads":
+            threads = int.Parse(args[i + 1]);
+            break;
+        default:
+            Console.Error.WriteLine($"unknown option {args[i]}");
+            return 2;
+    }
+}
+
+return RuntimeBenchmark.Run(batches, prompt, decode, threads);

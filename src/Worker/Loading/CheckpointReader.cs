@@ -8,6 +8,7 @@ namespace Inference.Worker.Loading;
 /// The weights of a Hugging Face model folder: model.safetensors, or the shards listed by
 /// model.safetensors.index.json. Tensors are read by name with the shape the model expects;
 /// <see cref="EnsureAllRead"/> then catches checkpoint tensors the model never asked for.
+/// Not thread-safe: one loader thread reads a checkpoint.
 /// </summary>
 public sealed class CheckpointReader : IDisposable
 {
@@ -118,8 +119,11 @@ public sealed class CheckpointReader : IDisposable
             }
         }
 
-        _read.Add(name);
-        _bytesRead += info.ByteLength;
+        if (_read.Add(name))
+        {
+            _bytesRead += info.ByteLength;
+        }
+
         _progress?.Report(new LoadProgress(_bytesRead, TotalBytes, _read.Count, TotalTensors, name));
         return result;
     }

@@ -108,15 +108,14 @@ public sealed unsafe class SafetensorsFile : IDisposable
             var (tensors, metadata) = ParseHeader(path, header, dataLength);
             return new SafetensorsFile(path, map, view, start + 8 + (long)headerLength, dataLength, tensors, metadata);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Release(view, map, acquired);
+            throw new ModelLoadException(path, null, $"cannot be opened: {ex.Message}", ex);
+        }
         catch
         {
-            if (acquired)
-            {
-                view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
-
-            view?.Dispose();
-            map?.Dispose();
+            Release(view, map, acquired);
             throw;
         }
     }
@@ -146,16 +145,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         var tensor = torch.empty(info.Shape.ToArray(), scalarType, torch.CPU);
         try
         {
-            var source = _data + info.DataBegin;
-            if (info.ByteLength <= CopyChunkBytes)
-            {
-                new ReadOnlySpan<byte>(source, (int)info.ByteLength).CopyTo(tensor.bytes);
-            }
-            else
-            {
-                CopyInChunks(tensor, source, info);
-            }
-
+            CopyInto(tensor, _data + info.DataBegin, CopyChunkBytes);
             return tensor;
         }
         catch
@@ -179,14 +169,42 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _map.Dispose();
     }
 
-    private static void CopyInChunks(Tensor tensor, byte* source, SafetensorsTensorInfo info)
+    private static void Release(MemoryMappedViewAccessor? view, MemoryMappedFile? map, bool acquired)
     {
-        var elementSize = info.ByteLength / info.ElementCount;
-        var chunkElements = CopyChunkBytes / elementSize;
-        using var flat = tensor.view(-1);
-        for (long first = 0; first < info.ElementCount; first += chunkElements)
+        if (acquired)
         {
-            var count = Math.Min(chunkElements, info.ElementCount - first);
+            view!.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+
+        view?.Dispose();
+        map?.Dispose();
+    }
+
+    /// <summary>
+    /// Copies <paramref name="tensor"/>'s byte size from <paramref name="source"/> into its (contiguous, CPU)
+    /// storage, at most <paramref name="chunkBytes"/> per span.
+    /// </summary>
+    internal static void CopyInto(Tensor tensor, byte* source, long chunkBytes)
+    {
+        var elementCount = tensor.numel();
+        if (elementCount == 0)
+        {
+            return;
+        }
+
+        long elementSize = tensor.ElementSize;
+        var byteLength = elementCount * elementSize;
+        if (byteLength <= chunkBytes)
+        {
+            new ReadOnlySpan<byte>(source, (int)byteLength).CopyTo(tensor.bytes);
+            return;
+        }
+
+        var chunkElements = Math.Max(1, chunkBytes / elementSize);
+        using var flat = tensor.view(-1);
+        for (long first = 0; first < elementCount; first += chunkElements)
+        {
+            var count = Math.Min(chunkElements, elementCount - first);
             using var chunk = flat.narrow(0, first, count);
             new ReadOnlySpan<byte>(source + (first * elementSize), (int)(count * elementSize)).CopyTo(chunk.bytes);
         }

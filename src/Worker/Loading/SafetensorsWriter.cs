@@ -15,6 +15,9 @@ public static class SafetensorsWriter
     // The data section starts 8-byte aligned so every element type is naturally aligned in a mapping.
     private const int HeaderAlignment = 8;
 
+    // Span lengths are ints: tensors over 1 GiB are written through 1-D chunks of the same storage.
+    private const long WriteChunkBytes = 1L << 30;
+
     /// <summary>
     /// Writes <paramref name="tensors"/>, in the given order, to <paramref name="path"/> as <paramref name="dtype"/>
     /// (F32, F16 or BF16), converting with torch. The header is space-padded to 8-byte alignment.
@@ -53,7 +56,7 @@ public static class SafetensorsWriter
             var converted = tensor.detach().to(scalarType, torch.CPU).contiguous();
             if (converted.numel() > 0)
             {
-                WriteBytes(stream, converted);
+                WriteBytes(stream, converted, WriteChunkBytes);
             }
         }
     }
@@ -160,12 +163,12 @@ public static class SafetensorsWriter
         return header;
     }
 
-    private static void WriteBytes(Stream stream, Tensor tensor)
+    /// <summary>Writes a contiguous CPU tensor's bytes, at most <paramref name="chunkBytes"/> per span.</summary>
+    internal static void WriteBytes(Stream stream, Tensor tensor, long chunkBytes)
     {
-        var elementSize = tensor.ElementSize;
+        long elementSize = tensor.ElementSize;
         var total = tensor.numel();
-        // Span lengths are ints: write tensors over 1 GiB through 1-D chunks of the same storage.
-        var chunkElements = (1L << 30) / elementSize;
+        var chunkElements = Math.Max(1, chunkBytes / elementSize);
         if (total <= chunkElements)
         {
             stream.Write(tensor.bytes);

@@ -230,6 +230,23 @@ public sealed class CheckpointReaderTests
     }
 
     [Fact]
+    public void Read_SameTensorTwice_CountsItsBytesOnce()
+    {
+        using var dir = new TempDirectory();
+        using var a = torch.ones(4);
+        using var b = torch.ones(4);
+        SafetensorsWriter.Write(dir.File("model.safetensors"), [("a", a), ("b", b)]);
+        var progress = new RecordingProgress();
+        using var reader = CheckpointReader.Open(dir.Path, progress);
+
+        reader.Read("a", [4], ScalarType.Float32, torch.CPU).Dispose();
+        reader.Read("a", [4], ScalarType.Float32, torch.CPU).Dispose();
+
+        Assert.Equal(16, progress.Reports[^1].BytesRead);
+        Assert.Equal(1, progress.Reports[^1].TensorsRead);
+    }
+
+    [Fact]
     public void Contains_ListedAndUnlistedNames_ReportsPresence()
     {
         using var dir = new TempDirectory();

@@ -197,6 +197,18 @@ public sealed class ModelConfigReaderTests
     }
 
     [Fact]
+    public void Read_RopeParametersLayout_ReadsThetaAndScaling()
+    {
+        var config = ReadWith(Llama, c => c["rope_parameters"] = JsonNode.Parse("""
+            {"rope_type":"linear","factor":4.0,"rope_theta":1000000.0}
+            """));
+
+        Assert.Equal(1000000.0, config.RopeTheta);
+        Assert.Equal("linear", config.RopeScaling!.Type);
+        Assert.Equal(4.0, config.RopeScaling.Factor);
+    }
+
+    [Fact]
     public void Read_UnknownArchitecture_ThrowsListingSupported()
     {
         var ex = ReadFails(Llama, c => c["architectures"] = new JsonArray("GPT2LMHeadModel"));

@@ -10,7 +10,7 @@ namespace Inference.Worker.Loading;
 /// <see cref="EnsureAllRead"/> then catches checkpoint tensors the model never asked for.
 /// Not thread-safe: one loader thread reads a checkpoint.
 /// </summary>
-public sealed class CheckpointReader : IDisposable
+public sealed class CheckpointReader : Inference.Worker.Models.IWeightSource, IDisposable
 {
     /// <summary>The single-file checkpoint name.</summary>
     public const string SingleFileName = "model.safetensors";

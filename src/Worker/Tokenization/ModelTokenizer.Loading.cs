@@ -31,12 +31,9 @@ public sealed partial class ModelTokenizer
         {
             return LoadCore(modelDir, chatTemplateOverride);
         }
-        catch (ModelLoadException)
+        catch (Exception ex) when (ex is not ModelLoadException and not OutOfMemoryException)
         {
-            throw;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException or FormatException)
-        {
+            // Whatever a malformed folder trips deep inside still reaches the operator as a load error naming the folder.
             throw new ModelLoadException(modelDir, null, $"tokenizer could not be loaded: {ex.Message}", ex);
         }
     }

@@ -1,0 +1,267 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Inference.Worker.Loading;
+
+namespace Inference.Worker.Tokenization;
+
+/// <summary>
+/// A model's chat template, recognized by family from the Jinja text in tokenizer_config.json and
+/// rendered in C# exactly as that template renders: Llama 2, Llama 3, ChatML (Qwen2) and Mistral.
+/// </summary>
+public sealed partial class ChatTemplate
+{
+    private const string ChatTemplateField = "chat_template";
+
+    private readonly ChatTemplateFamily _family;
+    private readonly string _bosToken;
+    private readonly string _eosToken;
+    private readonly string? _defaultSystemMessage;
+
+    private ChatTemplate(ChatTemplateFamily family, string name, string bosToken, string eosToken, string? defaultSystemMessage)
+    {
+        _family = family;
+        Name = name;
+        _bosToken = bosToken;
+        _eosToken = eosToken;
+        _defaultSystemMessage = defaultSystemMessage;
+    }
+
+    /// <summary>The family: "llama2", "llama3", "chatml" or "mistral".</summary>
+    public string Name { get; }
+
+    /// <summary>
+    /// Picks the family: <paramref name="explicitName"/> wins; otherwise it is recognized from the template text.
+    /// Unrecognized text throws <see cref="ModelLoadException"/> naming <paramref name="sourceFile"/> and chat_template.
+    /// </summary>
+    public static ChatTemplate Resolve(string? chatTemplateText, string? explicitName, string sourceFile, string? bosToken, string? eosToken)
+    {
+        ArgumentNullException.ThrowIfNull(sourceFile);
+        ChatTemplateFamily family;
+        if (explicitName is not null)
+        {
+            family = ParseName(explicitName)
+                ?? throw new ArgumentException($"unknown chat template name '{explicitName}'; expected llama2, llama3, chatml or mistral", nameof(explicitName));
+        }
+        else if (chatTemplateText is null)
+        {
+            throw new ModelLoadException(sourceFile, ChatTemplateField, "no chat template declared; pass an explicit template name (llama2, llama3, chatml, mistral)");
+        }
+        else
+        {
+            family = Detect(chatTemplateText)
+                ?? throw new ModelLoadException(sourceFile, ChatTemplateField, "template is not one of the recognized families (llama2, llama3, chatml, mistral); pass an explicit template name");
+        }
+
+        var name = family switch
+        {
+            ChatTemplateFamily.Llama2 => "llama2",
+            ChatTemplateFamily.Llama3 => "llama3",
+            ChatTemplateFamily.ChatMl => "chatml",
+            _ => "mistral",
+        };
+        var (defaultBos, defaultEos) = family switch
+        {
+            ChatTemplateFamily.Llama3 => ("<|begin_of_text|>", "<|eot_id|>"),
+            ChatTemplateFamily.ChatMl => ("", "<|im_end|>"),
+            _ => ("<s>", "</s>"),
+        };
+        var defaultSystem = family == ChatTemplateFamily.ChatMl && chatTemplateText is not null ? FindDefaultSystemMessage(chatTemplateText) : null;
+        return new ChatTemplate(family, name, bosToken ?? defaultBos, eosToken ?? defaultEos, defaultSystem);
+    }
+
+    /// <summary>
+    /// Renders the conversation as the model's template does. The rendered text already includes BOS where
+    /// the family writes it (Llama 2, Llama 3, Mistral), so encode it with addSpecialTokens: false.
+    /// <paramref name="addGenerationPrompt"/> appends the assistant header (Llama 3, ChatML); the [INST]
+    /// families need none. Throws <see cref="ArgumentException"/> for unknown roles, and for roles that do not
+    /// alternate user/assistant where the family's template raises.
+    /// </summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count == 0)
+        {
+            throw new ArgumentException("a conversation needs at least one message", nameof(messages));
+        }
+
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i] ?? throw new ArgumentException($"message {i} is null", nameof(messages));
+            if (message.Role is not ("system" or "user" or "assistant"))
+            {
+                throw new ArgumentException($"message {i} has role '{message.Role}'; only system, user and assistant are supported", nameof(messages));
+            }
+
+            if (message.Content is null)
+            {
+                throw new ArgumentException($"message {i} has no content", nameof(messages));
+            }
+        }
+
+        var builder = new StringBuilder();
+        switch (_family)
+        {
+            case ChatTemplateFamily.Llama2:
+                RenderLlama2(messages, builder);
+                break;
+            case ChatTemplateFamily.Mistral:
+                RenderMistral(messages, builder);
+                break;
+            case ChatTemplateFamily.Llama3:
+                RenderLlama3(messages, addGenerationPrompt, builder);
+                break;
+            default:
+                RenderChatMl(messages, addGenerationPrompt, builder);
+                break;
+        }
+
+        return builder.ToString();
+    }
+
+    internal static bool IsKnownName(string name) => ParseName(name) is not null;
+
+    private static ChatTemplateFamily? ParseName(string name) => name.ToLowerInvariant() switch
+    {
+        "llama2" or "llama-2" => ChatTemplateFamily.Llama2,
+        "llama3" or "llama-3" => ChatTemplateFamily.Llama3,
+        "chatml" or "qwen2" => ChatTemplateFamily.ChatMl,
+        "mistral" => ChatTemplateFamily.Mistral,
+        _ => null,
+    };
+
+    private static ChatTemplateFamily? Detect(string text)
+    {
+        if (text.Contains("<|im_start|>", StringComparison.Ordinal))
+        {
+            return ChatTemplateFamily.ChatMl;
+        }
+
+        if (text.Contains("<|start_header_id|>", StringComparison.Ordinal))
+        {
+            return ChatTemplateFamily.Llama3;
+        }
+
+        if (text.Contains("[INST]", StringComparison.Ordinal))
+        {
+            return text.Contains("<<SYS>>", StringComparison.Ordinal) ? ChatTemplateFamily.Llama2 : ChatTemplateFamily.Mistral;
+        }
+
+        return null;
+    }
+
+    /// <summary>Qwen2's template writes a system turn when the conversation has none; take its text from the template.</summary>
+    private static string? FindDefaultSystemMessage(string text)
+    {
+        var match = DefaultSystemRegex().Match(text);
+        return match.Success ? match.Groups["content"].Value : null;
+    }
+
+    [GeneratedRegex(@"<\|im_start\|>system(?:\n|\\n)(?<content>[^'""{}<]+)<\|im_end\|>")]
+    private static partial Regex DefaultSystemRegex();
+
+    /// <summary>
+    /// Llama-2-chat: an optional leading system message goes into the first user turn inside &lt;&lt;SYS&gt;&gt;;
+    /// each user turn is "BOS[INST] content.strip() [/INST]", each assistant turn " content.strip() EOS".
+    /// </summary>
+    private void RenderLlama2(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
+    {
+        var (system, first) = SplitSystem(messages);
+        ValidateAlternation(messages, first);
+        for (var i = first; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            var content = i == first && system is not null
+                ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + message.Content
+                : message.Content;
+            if (message.Role == "user")
+            {
+                builder.Append(_bosToken).Append("[INST] ").Append(content.Trim()).Append(" [/INST]");
+            }
+            else
+            {
+                builder.Append(' ').Append(content.Trim()).Append(' ').Append(_eosToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Mistral-Instruct: "BOS[INST] user [/INST]assistantEOS[INST] ..."; an optional leading system message is
+    /// prepended to the first user message followed by a blank line.
+    /// </summary>
+    private void RenderMistral(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
+    {
+        var (system, first) = SplitSystem(messages);
+        ValidateAlternation(messages, first);
+        builder.Append(_bosToken);
+        for (var i = first; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (message.Role == "user")
+            {
+                builder.Append("[INST] ");
+                if (i == first && system is not null)
+                {
+                    builder.Append(system).Append("\n\n");
+                }
+
+                builder.Append(message.Content).Append(" [/INST]");
+            }
+            else
+            {
+                builder.Append(message.Content).Append(_eosToken);
+            }
+        }
+    }
+
+    /// <summary>Llama 3: BOS once, then "&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent|trim&lt;|eot_id|&gt;" per message.</summary>
+    private void RenderLlama3(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
+    {
+        builder.Append(_bosToken);
+        foreach (var message in messages)
+        {
+            builder.Append("<|start_header_id|>").Append(message.Role).Append("<|end_header_id|>\n\n")
+                .Append(message.Content.Trim()).Append("<|eot_id|>");
+        }
+
+        if (addGenerationPrompt)
+        {
+            builder.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+        }
+    }
+
+    /// <summary>ChatML: "&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n"; Qwen2 adds its default system turn when the first message is not one.</summary>
+    private void RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
+    {
+        if (_defaultSystemMessage is not null && messages[0].Role != "system")
+        {
+            builder.Append("<|im_start|>system\n").Append(_defaultSystemMessage).Append("<|im_end|>\n");
+        }
+
+        foreach (var message in messages)
+        {
+            builder.Append("<|im_start|>").Append(message.Role).Append('\n').Append(message.Content).Append("<|im_end|>\n");
+        }
+
+        if (addGenerationPrompt)
+        {
+            builder.Append("<|im_start|>assistant\n");
+        }
+    }
+
+    private static (string? System, int First) SplitSystem(IReadOnlyList<ChatMessage> messages) =>
+        messages[0].Role == "system" ? (messages[0].Content, 1) : (null, 0);
+
+    private static void ValidateAlternation(IReadOnlyList<ChatMessage> messages, int first)
+    {
+        for (var i = first; i < messages.Count; i++)
+        {
+            var expected = (i - first) % 2 == 0 ? "user" : "assistant";
+            if (messages[i].Role != expected)
+            {
+                throw new ArgumentException(
+                    $"after the optional first system message, roles must alternate user/assistant/user/...; message {i} is '{messages[i].Role}', expected '{expected}'",
+                    nameof(messages));
+            }
+        }
+    }
+}

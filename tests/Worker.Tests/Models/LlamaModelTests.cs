@@ -137,4 +137,40 @@ public sealed class LlamaModelTests
         long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Equal(before, after);
     }
+
+    [Theory]
+    [InlineData(6, true)]
+    [InlineData(null, false)]
+    public void Forward_SlidingWindow_HidesTokensOutsideTheWindow(int? window, bool expectUnchanged)
+    {
+        // One layer: the last position's logits depend only on the tokens its attention can see.
+        ModelConfig config = TestModels.Config(ModelArchitecture.Mistral) with { NumHiddenLayers = 1, SlidingWindow = window };
+        using var model = LlamaModel.Load(config, new RandomWeightSource(3, 0.08), ScalarType.Float32, CPU);
+        using var cache = TestModels.Cache(model, numBlocks: 16, blockSize: 4);
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        int[] tokens = TestModels.Tokens(20, 1, 96);
+        int[] altered = (int[])tokens.Clone();
+        for (int i = 0; i < 20 - 6; i++)
+        {
+            altered[i] = (altered[i] + 1 + i) % 96;
+        }
+
+        var batch = new ForwardBatch { BlockSize = 4 };
+        batch.Add(tokens, 0, [0, 1, 2, 3, 4]);
+        Tensor original = model.Forward(batch, cache);
+        batch.Clear();
+        batch.Add(altered, 0, [5, 6, 7, 8, 9]);
+        Tensor changed = model.Forward(batch, cache);
+
+        float diff = TestModels.MaxAbsDiff(original, changed);
+        if (expectUnchanged)
+        {
+            Assert.True(diff < 1e-5f, $"tokens outside the window changed the logits by {diff}");
+        }
+        else
+        {
+            Assert.True(diff > 1e-3f, $"without a window, earlier tokens must matter (diff {diff})");
+        }
+    }
 }

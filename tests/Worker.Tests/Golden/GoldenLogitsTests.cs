@@ -57,4 +57,30 @@ public sealed class GoldenLogitsTests
             Assert.True(maxDiff < 1e-4f, $"{folder} prompt {p}: max abs logit diff {maxDiff}");
         }
     }
+
+    [Theory]
+    [InlineData("mistral-bf16", ScalarType.BFloat16, 0.05f)]
+    [InlineData("llama2-mha", ScalarType.Float16, 0.01f)]
+    public void Forward_HalfPrecisionOnCpu_StaysCloseToReference(string folder, ScalarType dtype, float tolerance)
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "TestData", "golden", folder);
+        using JsonDocument golden = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "golden.json")));
+        using var checkpoint = CheckpointReader.Open(dir);
+        using LlamaModel model = LlamaModel.Load(ModelConfigReader.Read(dir), checkpoint, dtype, CPU);
+        using var cache = Inference.Worker.KvCache.PagedKvCache.Create(
+            model.Config.NumHiddenLayers, model.Config.NumKeyValueHeads, model.Config.HeadDim, dtype, CPU, 1 << 20, 4);
+
+        int[] ids = golden.RootElement.GetProperty("prompts")[1].EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        float[] expected = golden.RootElement.GetProperty("logits")[1].EnumerateArray()
+            .SelectMany(row => row.EnumerateArray().Select(v => v.GetSingle())).ToArray();
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        var batch = new ForwardBatch { BlockSize = 4, AllLogits = true };
+        batch.Add(ids, 0, Enumerable.Range(0, 16).ToArray());
+        Tensor logits = model.Forward(batch, cache);
+        Assert.Equal(ScalarType.Float32, logits.dtype);
+        float[] actual = logits.data<float>().ToArray();
+        float maxDiff = actual.Zip(expected, (a, e) => Math.Abs(a - e)).Max();
+        Assert.True(maxDiff < tolerance, $"{folder} in {dtype}: max abs logit diff {maxDiff}");
+    }
 }

@@ -6,7 +6,9 @@ namespace Inference.Worker.Tokenization;
 
 /// <summary>
 /// A model's chat template, recognized by family from the Jinja text in tokenizer_config.json and
-/// rendered in C# exactly as that template renders: Llama 2, Llama 3, ChatML (Qwen2) and Mistral.
+/// rendered in C# exactly as that template renders: Llama 2, Llama 3, ChatML (Qwen2), Mistral (the v0.1, v0.2
+/// and "v1" template texts, told apart by their text) and Zephyr (TinyLlama-Chat). Goldens rendered by jinja2
+/// from the real Hugging Face template texts are in tests/Worker.Tests/TestData/tokenizers/chat-templates.
 /// </summary>
 public sealed partial class ChatTemplate
 {
@@ -26,7 +28,7 @@ public sealed partial class ChatTemplate
         _defaultSystemMessage = defaultSystemMessage;
     }
 
-    /// <summary>The family: "llama2", "llama3", "chatml" or "mistral".</summary>
+    /// <summary>The family: "llama2", "llama3", "chatml", "mistral" or "zephyr".</summary>
     public string Name { get; }
 
     /// <summary>
@@ -40,16 +42,16 @@ public sealed partial class ChatTemplate
         if (explicitName is not null)
         {
             family = ParseName(explicitName)
-                ?? throw new ArgumentException($"unknown chat template name '{explicitName}'; expected llama2, llama3, chatml or mistral", nameof(explicitName));
+                ?? throw new ArgumentException($"unknown chat template name '{explicitName}'; expected llama2, llama3, chatml, mistral or zephyr", nameof(explicitName));
         }
         else if (chatTemplateText is null)
         {
-            throw new ModelLoadException(sourceFile, ChatTemplateField, "no chat template declared; pass an explicit template name (llama2, llama3, chatml, mistral)");
+            throw new ModelLoadException(sourceFile, ChatTemplateField, "no chat template declared; pass an explicit template name (llama2, llama3, chatml, mistral, zephyr)");
         }
         else
         {
             family = Detect(chatTemplateText)
-                ?? throw new ModelLoadException(sourceFile, ChatTemplateField, "template is not one of the recognized families (llama2, llama3, chatml, mistral); pass an explicit template name");
+                ?? throw new ModelLoadException(sourceFile, ChatTemplateField, "template is not one of the recognized families (llama2, llama3, chatml, mistral, zephyr); pass an explicit template name");
         }
 
         var name = family switch
@@ -57,6 +59,7 @@ public sealed partial class ChatTemplate
             ChatTemplateFamily.Llama2 => "llama2",
             ChatTemplateFamily.Llama3 => "llama3",
             ChatTemplateFamily.ChatMl => "chatml",
+            ChatTemplateFamily.Zephyr => "zephyr",
             _ => "mistral",
         };
         var (defaultBos, defaultEos) = family switch
@@ -72,9 +75,10 @@ public sealed partial class ChatTemplate
     /// <summary>
     /// Renders the conversation as the model's template does. The rendered text already includes BOS where
     /// the family writes it (Llama 2, Llama 3, Mistral), so encode it with addSpecialTokens: false.
-    /// <paramref name="addGenerationPrompt"/> appends the assistant header (Llama 3, ChatML); the [INST]
-    /// families need none. Throws <see cref="ArgumentException"/> for unknown roles, and for roles that do not
-    /// alternate user/assistant where the family's template raises.
+    /// <paramref name="addGenerationPrompt"/> appends the assistant header (Llama 3, ChatML, Zephyr); the [INST]
+    /// families need none. Throws <see cref="ArgumentException"/> for unknown roles, and wherever the family's
+    /// template raises: roles that do not alternate user/assistant, or a system message for the Mistral
+    /// v0.1/v0.2 templates, which support none.
     /// </summary>
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
     {
@@ -107,6 +111,15 @@ public sealed partial class ChatTemplate
             case ChatTemplateFamily.Mistral:
                 RenderMistral(messages, builder);
                 break;
+            case ChatTemplateFamily.MistralV01 or ChatTemplateFamily.MistralV02:
+                RenderMistralWithoutSystem(messages, builder);
+                break;
+            case ChatTemplateFamily.MistralV1:
+                RenderMistralV1(messages, builder);
+                break;
+            case ChatTemplateFamily.Zephyr:
+                RenderZephyr(messages, addGenerationPrompt, builder);
+                break;
             case ChatTemplateFamily.Llama3:
                 RenderLlama3(messages, addGenerationPrompt, builder);
                 break;
@@ -126,6 +139,7 @@ public sealed partial class ChatTemplate
         "llama3" or "llama-3" => ChatTemplateFamily.Llama3,
         "chatml" or "qwen2" => ChatTemplateFamily.ChatMl,
         "mistral" => ChatTemplateFamily.Mistral,
+        "zephyr" or "tinyllama" => ChatTemplateFamily.Zephyr,
         _ => null,
     };
 
@@ -143,7 +157,26 @@ public sealed partial class ChatTemplate
 
         if (text.Contains("[INST]", StringComparison.Ordinal))
         {
-            return text.Contains("<<SYS>>", StringComparison.Ordinal) ? ChatTemplateFamily.Llama2 : ChatTemplateFamily.Mistral;
+            if (text.Contains("<<SYS>>", StringComparison.Ordinal))
+            {
+                return ChatTemplateFamily.Llama2;
+            }
+
+            // The Mistral template texts differ only in spacing: "v1" writes ' [INST] ' and ' ' before the answer;
+            // v0.1 writes a space after EOS; v0.2 (and Mixtral v0.1) neither.
+            if (text.Contains("' [INST] '", StringComparison.Ordinal))
+            {
+                return ChatTemplateFamily.MistralV1;
+            }
+
+            return text.Contains("eos_token + ' '", StringComparison.Ordinal) ? ChatTemplateFamily.MistralV01 : ChatTemplateFamily.MistralV02;
+        }
+
+        // Zephyr (TinyLlama-Chat): <|user|>/<|assistant|> turns closed by eos_token (Phi-3 closes them with <|end|>).
+        if (text.Contains("<|user|>", StringComparison.Ordinal) && text.Contains("<|assistant|>", StringComparison.Ordinal)
+            && text.Contains("eos_token", StringComparison.Ordinal) && !text.Contains("<|end|>", StringComparison.Ordinal))
+        {
+            return ChatTemplateFamily.Zephyr;
         }
 
         return null;
@@ -210,6 +243,71 @@ public sealed partial class ChatTemplate
             {
                 builder.Append(message.Content).Append(_eosToken);
             }
+        }
+    }
+
+    /// <summary>
+    /// Mistral-Instruct v0.1 / v0.2 templates: "BOS[INST] user [/INST]assistantEOS" with one space after EOS for
+    /// v0.1; content is not stripped, and a system message breaks the alternation check, so it throws as the template raises.
+    /// </summary>
+    private void RenderMistralWithoutSystem(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
+    {
+        ValidateAlternation(messages, 0);
+        var afterEos = _family == ChatTemplateFamily.MistralV01 ? " " : string.Empty;
+        builder.Append(_bosToken);
+        foreach (var message in messages)
+        {
+            if (message.Role == "user")
+            {
+                builder.Append("[INST] ").Append(message.Content).Append(" [/INST]");
+            }
+            else
+            {
+                builder.Append(message.Content).Append(_eosToken).Append(afterEos);
+            }
+        }
+    }
+
+    /// <summary>mistralai's "v1" template: "BOS [INST] system\n\nuser [/INST] assistantEOS [INST] ..."; content is not stripped.</summary>
+    private void RenderMistralV1(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
+    {
+        var (system, first) = SplitSystem(messages);
+        ValidateAlternation(messages, first);
+        builder.Append(_bosToken);
+        for (var i = first; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (message.Role == "user")
+            {
+                builder.Append(" [INST] ");
+                if (i == first && system is not null)
+                {
+                    builder.Append(system).Append("\n\n");
+                }
+
+                builder.Append(message.Content).Append(" [/INST]");
+            }
+            else
+            {
+                builder.Append(' ').Append(message.Content).Append(_eosToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Zephyr / TinyLlama-Chat: "&lt;|role|&gt;\ncontentEOS\n" per message (the newline after each "}}" survives
+    /// trim_blocks), then "&lt;|assistant|&gt;\n" with <paramref name="addGenerationPrompt"/>. No BOS, no alternation check.
+    /// </summary>
+    private void RenderZephyr(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
+    {
+        foreach (var message in messages)
+        {
+            builder.Append("<|").Append(message.Role).Append("|>\n").Append(message.Content).Append(_eosToken).Append('\n');
+        }
+
+        if (addGenerationPrompt)
+        {
+            builder.Append("<|assistant|>\n");
         }
     }
 

@@ -16,7 +16,7 @@ public sealed partial class ModelTokenizer
     /// <summary>
     /// Loads the tokenizer of a Hugging Face model folder. tokenizer.json is used when it is byte-level BPE,
     /// otherwise tokenizer.model (SentencePiece BPE). <paramref name="chatTemplateOverride"/> is either a
-    /// template family name ("llama2", "llama3", "chatml", "mistral") or template text replacing the declared one.
+    /// template family name ("llama2", "llama3", "chatml", "mistral", "zephyr") or template text replacing the declared one.
     /// Every failure is a <see cref="ModelLoadException"/> naming the file (and field) at fault.
     /// </summary>
     public static ModelTokenizer Load(string modelDir, string? chatTemplateOverride = null)

@@ -14,10 +14,14 @@ public sealed partial class ChatTemplate
 {
     private const string ChatTemplateField = "chat_template";
 
+    // The date Llama 3.1's template falls back to when no date_string is passed (Meta's release date).
+    private const string Llama31DefaultDate = "26 Jul 2024";
+
     private readonly ChatTemplateFamily _family;
     private readonly string _bosToken;
     private readonly string _eosToken;
     private readonly string? _defaultSystemMessage;
+    private string _dateString = Llama31DefaultDate;
 
     private ChatTemplate(ChatTemplateFamily family, string name, string bosToken, string eosToken, string? defaultSystemMessage)
     {
@@ -35,7 +39,8 @@ public sealed partial class ChatTemplate
     /// Picks the family: <paramref name="explicitName"/> wins; otherwise it is recognized from the template text.
     /// Unrecognized text throws <see cref="ModelLoadException"/> naming <paramref name="sourceFile"/> and chat_template.
     /// </summary>
-    public static ChatTemplate Resolve(string? chatTemplateText, string? explicitName, string sourceFile, string? bosToken, string? eosToken)
+    public static ChatTemplate Resolve(
+        string? chatTemplateText, string? explicitName, string sourceFile, string? bosToken, string? eosToken, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(sourceFile);
         ChatTemplateFamily family;
@@ -58,18 +63,25 @@ public sealed partial class ChatTemplate
         {
             ChatTemplateFamily.Llama2 => "llama2",
             ChatTemplateFamily.Llama3 => "llama3",
+            ChatTemplateFamily.Llama31 => "llama3.1",
             ChatTemplateFamily.ChatMl => "chatml",
             ChatTemplateFamily.Zephyr => "zephyr",
             _ => "mistral",
         };
         var (defaultBos, defaultEos) = family switch
         {
-            ChatTemplateFamily.Llama3 => ("<|begin_of_text|>", "<|eot_id|>"),
+            ChatTemplateFamily.Llama3 or ChatTemplateFamily.Llama31 => ("<|begin_of_text|>", "<|eot_id|>"),
             ChatTemplateFamily.ChatMl => ("", "<|im_end|>"),
             _ => ("<s>", "</s>"),
         };
         var defaultSystem = family == ChatTemplateFamily.ChatMl && chatTemplateText is not null ? FindDefaultSystemMessage(chatTemplateText) : null;
-        return new ChatTemplate(family, name, bosToken ?? defaultBos, eosToken ?? defaultEos, defaultSystem);
+        return new ChatTemplate(family, name, bosToken ?? defaultBos, eosToken ?? defaultEos, defaultSystem)
+        {
+            // Llama 3.2's template asks for today's date (strftime_now); 3.1's falls back to a fixed one.
+            _dateString = family == ChatTemplateFamily.Llama31 && chatTemplateText?.Contains("strftime_now", StringComparison.Ordinal) == true
+                ? (timeProvider ?? TimeProvider.System).GetUtcNow().ToString("dd MMM yyyy", System.Globalization.CultureInfo.InvariantCulture)
+                : Llama31DefaultDate,
+        };
     }
 
     /// <summary>
@@ -123,6 +135,9 @@ public sealed partial class ChatTemplate
             case ChatTemplateFamily.Llama3:
                 RenderLlama3(messages, addGenerationPrompt, builder);
                 break;
+            case ChatTemplateFamily.Llama31:
+                RenderLlama31(messages, addGenerationPrompt, builder);
+                break;
             default:
                 RenderChatMl(messages, addGenerationPrompt, builder);
                 break;
@@ -137,6 +152,7 @@ public sealed partial class ChatTemplate
     {
         "llama2" or "llama-2" => ChatTemplateFamily.Llama2,
         "llama3" or "llama-3" => ChatTemplateFamily.Llama3,
+        "llama3.1" or "llama-3.1" or "llama3.2" or "llama-3.2" => ChatTemplateFamily.Llama31,
         "chatml" or "qwen2" => ChatTemplateFamily.ChatMl,
         "mistral" => ChatTemplateFamily.Mistral,
         "zephyr" or "tinyllama" => ChatTemplateFamily.Zephyr,
@@ -152,7 +168,7 @@ public sealed partial class ChatTemplate
 
         if (text.Contains("<|start_header_id|>", StringComparison.Ordinal))
         {
-            return ChatTemplateFamily.Llama3;
+            return text.Contains("Cutting Knowledge Date", StringComparison.Ordinal) ? ChatTemplateFamily.Llama31 : ChatTemplateFamily.Llama3;
         }
 
         if (text.Contains("[INST]", StringComparison.Ordinal))
@@ -319,6 +335,37 @@ public sealed partial class ChatTemplate
         {
             builder.Append("<|start_header_id|>").Append(message.Role).Append("<|end_header_id|>\n\n")
                 .Append(message.Content.Trim()).Append("<|eot_id|>");
+        }
+
+        if (addGenerationPrompt)
+        {
+            builder.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+        }
+    }
+
+    /// <summary>
+    /// Llama 3.1/3.2 (no tools): BOS, a system turn that always starts with the knowledge cutoff and the date,
+    /// followed by the (trimmed) system message if the first message is one, then the Llama 3 turns.
+    /// </summary>
+    private void RenderLlama31(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
+    {
+        var first = 0;
+        var system = string.Empty;
+        if (messages[0].Role == "system")
+        {
+            system = messages[0].Content.Trim();
+            first = 1;
+        }
+
+        builder.Append(_bosToken)
+            .Append("<|start_header_id|>system<|end_header_id|>\n\n")
+            .Append("Cutting Knowledge Date: December 2023\n")
+            .Append("Today Date: ").Append(_dateString).Append("\n\n")
+            .Append(system).Append("<|eot_id|>");
+        for (var i = first; i < messages.Count; i++)
+        {
+            builder.Append("<|start_header_id|>").Append(messages[i].Role).Append("<|end_header_id|>\n\n")
+                .Append(messages[i].Content.Trim()).Append("<|eot_id|>");
         }
 
         if (addGenerationPrompt)

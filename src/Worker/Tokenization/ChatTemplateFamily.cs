@@ -5,6 +5,9 @@ internal enum ChatTemplateFamily
 {
     Llama2,
     Llama3,
+
+    /// <summary>Llama 3.1/3.2: Llama 3 plus a system turn that always opens with the knowledge-cutoff and date lines.</summary>
+    Llama31,
     ChatMl,
 
     /// <summary>Explicit name "mistral" without template text: a leading system message is prepended to the first user turn.</summary>

@@ -1,9 +1,9 @@
 using Inference.Bench;
 
 // Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]
-if (args.Length == 0 || args[0] != "runtime")
+if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 
@@ -33,4 +33,7 @@ for (int i = 1; i + 1 < args.Length; i += 2)
     }
 }
 
-return RuntimeBenchmark.Run(batches, prompt, decode, threads);
+// profile: --prompt is the decode context length, --decode the iterations per timing round.
+return args[0] == "profile"
+    ? ProfileBenchmark.Run(batches, prompt + 32, decode, threads)
+    : RuntimeBenchmark.Run(batches, prompt, decode, threads);

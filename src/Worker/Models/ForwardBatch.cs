@@ -35,6 +35,9 @@ public sealed class ForwardBatch
     /// <summary>Longest attended context (cached + new tokens) in the batch.</summary>
     public int MaxKvLength { get; private set; }
 
+    /// <summary>Shortest attended context in the batch (equal to <see cref="MaxKvLength"/> when no sequence is padded).</summary>
+    public int MinKvLength { get; private set; }
+
     public void Clear()
     {
         _queryStart.Clear();
@@ -45,6 +48,7 @@ public sealed class ForwardBatch
         _logitRows.Clear();
         MaxQueryLength = 0;
         MaxKvLength = 0;
+        MinKvLength = 0;
         AllLogits = false;
     }
 
@@ -86,6 +90,7 @@ public sealed class ForwardBatch
         }
 
         MaxQueryLength = Math.Max(MaxQueryLength, newTokens.Length);
+        MinKvLength = _queryLength.Count == 1 ? kvLength : Math.Min(MinKvLength, kvLength);
         MaxKvLength = Math.Max(MaxKvLength, kvLength);
     }
 

@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;

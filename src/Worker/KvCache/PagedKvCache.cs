@@ -53,6 +53,43 @@ public sealed class PagedKvCache : IDisposable
     /// <summary>Values of one layer: [NumBlocks * BlockSize, NumKvHeads, HeadDim].</summary>
     public Tensor Values(int layer) => _values[layer];
 
+    /// <summary>
+    /// Copies whole blocks (all layers, K and V) from sources to destinations: the device side of
+    /// copy-on-write when forked sequences first write into a shared block. One gather/scatter per tensor.
+    /// </summary>
+    public void CopyBlocks(ReadOnlySpan<int> sources, ReadOnlySpan<int> destinations)
+    {
+        if (sources.Length != destinations.Length)
+        {
+            throw new ArgumentException("Sources and destinations differ in length.", nameof(destinations));
+        }
+
+        if (sources.IsEmpty)
+        {
+            return;
+        }
+
+        var from = new long[sources.Length * BlockSize];
+        var to = new long[sources.Length * BlockSize];
+        for (int i = 0; i < sources.Length; i++)
+        {
+            for (int j = 0; j < BlockSize; j++)
+            {
+                from[(i * BlockSize) + j] = ((long)sources[i] * BlockSize) + j;
+                to[(i * BlockSize) + j] = ((long)destinations[i] * BlockSize) + j;
+            }
+        }
+
+        using var scope = NewDisposeScope();
+        Tensor fromIndex = tensor(from, ScalarType.Int64, Device);
+        Tensor toIndex = tensor(to, ScalarType.Int64, Device);
+        for (int layer = 0; layer < NumLayers; layer++)
+        {
+            _keys[layer].index_copy_(0, toIndex, _keys[layer].index_select(0, fromIndex));
+            _values[layer].index_copy_(0, toIndex, _values[layer].index_select(0, fromIndex));
+        }
+    }
+
     public static long BytesPerBlockFor(int numLayers, int blockSize, int numKvHeads, int headDim, ScalarType dtype) =>
         2L * numLayers * blockSize * numKvHeads * headDim * ElementSize(dtype);
 

@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using Inference.Worker.Sampling;
 
 namespace Inference.Worker.Runtime;

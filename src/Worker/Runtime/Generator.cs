@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using System.Runtime.InteropServices;
 using Inference.Scheduler.KvCache;
 using Inference.Worker.KvCache;

@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using Inference.Worker.Models;
 using Inference.Worker.Runtime;
 using Inference.Worker.Sampling;

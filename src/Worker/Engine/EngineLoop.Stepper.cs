@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Inference.Scheduler;
+using Inference.Scheduler.Batching;
+using Inference.Scheduler.KvCache;
+using Inference.Worker.Models;
+using Inference.Worker.Runtime;
+using Inference.Worker.Sampling;
+using static TorchSharp.torch;
+
+namespace Inference.Worker.Engine;
+
+public sealed partial class EngineLoop
+{
+    /// <summary>Runs one planned step on the device: block copies, one forward, one sampling pass.</summary>
+    private sealed class Stepper
+    {
+        private readonly EngineLoop _owner;
+        private readonly ForwardBatch _batch;
+        private readonly Sampler _sampler = new();
+        private readonly SampleResult _result = new();
+        private readonly List<SampleRequest> _requests = [];
+        private readonly List<Sequence> _targets = [];
+        private readonly List<long> _rows = [];
+        private readonly Dictionary<long, int> _rowOf = [];
+        private readonly List<int> _copySources = [];
+        private readonly List<int> _copyDestinations = [];
+
+        public Stepper(EngineLoop owner)
+        {
+            _owner = owner;
+            _batch = new ForwardBatch { BlockSize = owner._runtime.Cache.BlockSize };
+        }
+
+        /// <summary>Returns the forward and sampling times, or an error message when the device step failed.</summary>
+        public (double ForwardMicros, double SampleMicros, string? Error) Run(StepPlan plan, long now)
+        {
+            ModelRuntime runtime = _owner._runtime;
+            _batch.Clear();
+            _requests.Clear();
+            _targets.Clear();
+            _rows.Clear();
+            _rowOf.Clear();
+            int logitRow = 0;
+            foreach (ScheduledChunk chunk in plan.Chunks)
+            {
+                Sequence seq = chunk.Sequence;
+                ReadOnlySpan<int> tokens = seq.TokenSpan.Slice(chunk.ContextLength, chunk.NumNewTokens);
+                _batch.Add(tokens, chunk.ContextLength, seq.BlockTable.Blocks, chunk.NeedsSample);
+                if (!chunk.NeedsSample)
+                {
+                    continue;
+                }
+
+                foreach (Sequence target in chunk.SampleInto)
+                {
+                    target.EngineState ??= seq.EngineState; // forks share their request's state
+                    _rowOf[target.Id] = _targets.Count;
+                    _targets.Add(target);
+                    _rows.Add(logitRow);
+                    _requests.Add(RequestFor(target));
+                }
+
+                logitRow++;
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            long afterForward;
+            try
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = inference_mode();
+                CopyBlocks(plan.BlockCopies);
+                Tensor logits = runtime.Model.Forward(_batch, runtime.Cache);
+                afterForward = Stopwatch.GetTimestamp();
+                if (_targets.Count > 0)
+                {
+                    if (_targets.Count != logitRow)
+                    {
+                        // n > 1: forks sample from their parent's row.
+                        logits = logits.index_select(0, tensor(CollectionsMarshal.AsSpan(_rows).ToArray(), ScalarType.Int64, logits.device));
+                    }
+
+                    _sampler.Sample(logits, _requests, _result);
+                }
+            }
+            catch (Exception ex) when (ex is ExternalException or ArgumentException or InvalidOperationException or OutOfMemoryException)
+            {
+                return (0, 0, $"engine step failed: {ex.Message}");
+            }
+
+            long end = Stopwatch.GetTimestamp();
+            for (int i = 0; i < _targets.Count; i++)
+            {
+                Accept(_targets[i], _result.TokenIds[i]);
+            }
+
+            return (Stopwatch.GetElapsedTime(start, afterForward).TotalMicroseconds, Stopwatch.GetElapsedTime(afterForward, end).TotalMicroseconds, null);
+        }
+
+        public (float Logprob, TokenLogprob[]? Top) LogprobsOf(Sequence seq)
+        {
+            if (!_rowOf.TryGetValue(seq.Id, out int row) || seq.EngineState is not RequestState state || state.Request.Sampling.Logprobs is not int n)
+            {
+                return (float.NaN, null);
+            }
+
+            var top = new TokenLogprob[Math.Min(n, _result.TopN)];
+            for (int j = 0; j < top.Length; j++)
+            {
+                int k = (row * _result.TopN) + j;
+                top[j] = new TokenLogprob(_result.TopIds[k], _result.TopLogprobs[k]);
+            }
+
+            return (_result.Logprobs[row], top);
+        }
+
+        private SampleRequest RequestFor(Sequence seq)
+        {
+            var state = (RequestState)seq.EngineState!;
+            SamplingParams p = state.Request.Sampling;
+            double u = 0;
+            if (!p.IsGreedy)
+            {
+                // Each choice of an n > 1 request draws its own stream; a seeded one is batch-independent.
+                u = p.Seed is ulong seed
+                    ? SeededUniform.At(seed + (0x9E3779B97F4A7C15UL * (ulong)seq.Index), seq.OutputLength)
+                    : _owner._random.NextDouble();
+            }
+
+            if (!p.HasPenalties)
+            {
+                return new SampleRequest(p, [], [], u);
+            }
+
+            return new SampleRequest(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength), u);
+        }
+
+        private void Accept(Sequence seq, int token)
+        {
+            seq.AppendToken(token);
+            var state = (RequestState)seq.EngineState!;
+            SamplingParams p = state.Request.Sampling;
+            if ((!p.IgnoreEos && Contains(_owner._runtime.EosTokenIds, token)) || Contains(p.StopTokenIds, token))
+            {
+                _owner._scheduler.Finish(seq, FinishReason.Stop);
+            }
+            else if (seq.Tokens.Count >= _owner._runtime.Model.MaxModelLength)
+            {
+                _owner._scheduler.Finish(seq, FinishReason.Length);
+            }
+        }
+
+        private void CopyBlocks(List<BlockCopy> copies)
+        {
+            if (copies.Count == 0)
+            {
+                return;
+            }
+
+            _copySources.Clear();
+            _copyDestinations.Clear();
+            foreach (BlockCopy copy in copies)
+            {
+                _copySources.Add(copy.Source);
+                _copyDestinations.Add(copy.Destination);
+            }
+
+            _owner._runtime.Cache.CopyBlocks(CollectionsMarshal.AsSpan(_copySources), CollectionsMarshal.AsSpan(_copyDestinations));
+        }
+
+        private static bool Contains(IReadOnlyList<int> ids, int token)
+        {
+            for (int i = 0; i < ids.Count; i++)
+            {
+                if (ids[i] == token)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+namespace Inference.Worker.Engine;
+
+/// <summary>A snapshot of the engine for routing and metrics, published by the loop after every step.</summary>
+public sealed record EngineStats
+{
+    public int WaitingInteractive { get; init; }
+    public int WaitingStandard { get; init; }
+    public int WaitingBatch { get; init; }
+    public int Running { get; init; }
+    public int KvBlocksUsed { get; init; }
+    public int KvBlocksTotal { get; init; }
+    public int KvBlocksCached { get; init; }
+    public long PrefixCacheHitTokens { get; init; }
+    public long PrefixCacheQueryTokens { get; init; }
+    public long Preemptions { get; init; }
+    public long Steps { get; init; }
+    public long GeneratedTokens { get; init; }
+    public long PromptTokensComputed { get; init; }
+
+    /// <summary>Last step's split, microseconds.</summary>
+    public double PlanMicros { get; init; }
+    public double ForwardMicros { get; init; }
+    public double SampleMicros { get; init; }
+}

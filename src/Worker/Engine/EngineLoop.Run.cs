@@ -20,6 +20,7 @@ public sealed partial class EngineLoop
             DrainControl();
             if (!_scheduler.HasWork)
             {
+                PublishStats(0, 0, 0);
                 _wake.Wait();
                 continue;
             }
@@ -51,8 +52,6 @@ public sealed partial class EngineLoop
                 N = r.N,
             };
             AdmissionResult result = _scheduler.TryAdd(request, out Sequence? seq);
-            Interlocked.Decrement(ref _queuedRequests);
-            Interlocked.Add(ref _queuedTokens, -r.PromptTokens.Count);
             if (result != AdmissionResult.Accepted)
             {
                 Close(state, FinishReason.Error, $"request refused: {result}");
@@ -161,6 +160,7 @@ public sealed partial class EngineLoop
             {
                 state.FirstScheduled = now;
                 state.CachedPromptTokens = chunk.Sequence.NumCachedTokens;
+                LeaveQueue(state);
             }
 
             if (!chunk.IsDecode)
@@ -253,6 +253,11 @@ public sealed partial class EngineLoop
         }
 
         state.Closed = true;
+        if (state.FirstScheduled < 0)
+        {
+            LeaveQueue(state);
+        }
+
         long now = _time.GetTimestamp();
         if (reason != FinishReason.None)
         {
@@ -276,6 +281,13 @@ public sealed partial class EngineLoop
         _ids.TryRemove(state.Request.RequestId, out _);
     }
 
+    // Submit counts a request against the queue limits until it is first scheduled (or ends unscheduled).
+    private void LeaveQueue(RequestState state)
+    {
+        Interlocked.Decrement(ref _queuedRequests);
+        Interlocked.Add(ref _queuedTokens, -state.Request.PromptTokens.Count);
+    }
+
     private void PublishStats(double planMicros, double forwardMicros, double sampleMicros)
     {
         var blocks = _scheduler.Blocks;
@@ -285,6 +297,7 @@ public sealed partial class EngineLoop
             WaitingStandard = _scheduler.NumWaitingOf(PriorityClass.Standard),
             WaitingBatch = _scheduler.NumWaitingOf(PriorityClass.Batch),
             Running = _scheduler.NumRunning,
+            LiveRequests = _live.Count + _intake.Count,
             KvBlocksUsed = blocks.UsedBlocks,
             KvBlocksTotal = blocks.TotalBlocks,
             KvBlocksCached = blocks.CachedBlocks,

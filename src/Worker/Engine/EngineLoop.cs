@@ -23,8 +23,9 @@ public sealed partial class EngineLoop : IDisposable
     private readonly Random _random;
     private readonly Thread _thread;
 
-    // Intake is bounded by the scheduler's queue limits through _queuedRequests/_queuedTokens (checked in
-    // Submit), so the queue itself never needs a bound; control messages (abort, stop) must never be lost.
+    // Intake is bounded by the scheduler's queue limits through _queuedRequests/_queuedTokens (requests
+    // submitted and not yet scheduled, checked in Submit), so the queue itself needs no bound; control
+    // messages (abort, stop) must never be lost.
     private readonly ConcurrentQueue<RequestState> _intake = new();
     private readonly ConcurrentQueue<(string RequestId, int Choice, FinishReason Reason)> _control = new();
     private readonly SemaphoreSlim _wake = new(0);

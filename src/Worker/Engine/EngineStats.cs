@@ -7,6 +7,9 @@ public sealed record EngineStats
     public int WaitingStandard { get; init; }
     public int WaitingBatch { get; init; }
     public int Running { get; init; }
+
+    /// <summary>Requests accepted and not yet finished (queued for intake, waiting, running or draining).</summary>
+    public int LiveRequests { get; init; }
     public int KvBlocksUsed { get; init; }
     public int KvBlocksTotal { get; init; }
     public int KvBlocksCached { get; init; }

@@ -68,7 +68,7 @@ public sealed class EngineLoopTests : IClassFixture<EngineFixture>
     private static async Task WaitIdle(EngineLoop engine)
     {
         var deadline = DateTime.UtcNow + Timeout;
-        while (engine.Stats.Running > 0 || engine.Stats.KvBlocksUsed > 0 || engine.Stats.WaitingStandard > 0)
+        while (engine.Stats.LiveRequests > 0 || engine.Stats.Running > 0 || engine.Stats.KvBlocksUsed > 0)
         {
             Assert.True(DateTime.UtcNow < deadline, "engine did not go idle");
             await Task.Delay(5);
@@ -191,6 +191,13 @@ public sealed class EngineLoopTests : IClassFixture<EngineFixture>
         using EngineLoop engine = Engine(runtime, maxBuffered: 4);
         var sampling = new SamplingParams { Temperature = 0, MaxTokens = 30, IgnoreEos = true };
         GenerationStream stuck = Submit(engine, Request("stuck", TestModels.Tokens(5, 1, 400), sampling));
+        var deadline = DateTime.UtcNow + Timeout;
+        while (engine.Stats.GeneratedTokens < 4)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no tokens generated");
+            await Task.Delay(5);
+        }
+
         await WaitIdle(engine);
 
         Result result = await Collect(stuck).WaitAsync(Timeout);

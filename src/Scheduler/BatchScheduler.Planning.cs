@@ -63,9 +63,13 @@ public sealed partial class BatchScheduler
             }
 
             int chunk = Math.Min(seq.Pending, budget);
-            if (!_blocks.TryAppend(seq.BlockTable, seq.NumComputed + chunk, _plan.BlockCopies))
+
+            // Like a decode, a started prefill may take blocks from lower-class, newer work; otherwise
+            // prefills holding part of their blocks could wait on each other forever.
+            if (!GrowOrPreempt(seq, seq.NumComputed + chunk))
             {
-                continue; // no room this step; decodes keep going and blocks free as others finish
+                i--;
+                continue;
             }
 
             AddPrefillChunk(seq, chunk);
@@ -76,7 +80,9 @@ public sealed partial class BatchScheduler
         while (budget > 0 && _running.Count < _options.MaxNumSeqs)
         {
             Sequence? candidate = _waiting.Peek(_fairness);
-            if (candidate is null || !TryAdmit(candidate, budget, out int chunk))
+
+            // A sequence preempted in this step is not readmitted in the same step (it would just thrash).
+            if (candidate is null || _plan.Preempted.Contains(candidate) || !TryAdmit(candidate, budget, out int chunk))
             {
                 break; // head-of-line: admitting out of order would let big prompts starve
             }

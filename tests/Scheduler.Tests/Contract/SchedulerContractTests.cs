@@ -180,6 +180,20 @@ public abstract class SchedulerContractTests
     }
 
     [Fact]
+    public void Schedule_LongPromptsCompetingForMemory_NeverDeadlock()
+    {
+        // Two prompts that each need most of the cache, chunked: partial prefills must preempt, not wait forever.
+        FakeEngine engine = Engine(new SchedulerOptions { MaxNumBatchedTokens = 32, Watermark = 0 }, FakeEngine.Blocks(numBlocks: 20, blockSize: 4));
+        engine.Add(FakeEngine.Request("x", 60, 4, seed: 1));
+        engine.Add(FakeEngine.Request("y", 60, 4, seed: 2));
+
+        engine.RunUntilIdle(maxSteps: 500);
+
+        Assert.Equal(2, engine.FinishStep.Count);
+        Assert.Equal(0, engine.Scheduler.Blocks.UsedBlocks);
+    }
+
+    [Fact]
     public void Abort_ThousandRequestsAtRandomMoments_LeavesNoUsedBlocks()
     {
         FakeEngine engine = Engine(new SchedulerOptions { MaxNumSeqs = 32, MaxNumBatchedTokens = 512 }, FakeEngine.Blocks(numBlocks: 256, blockSize: 8));

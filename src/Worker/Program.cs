@@ -6,4 +6,4 @@ var root = new RootCommand("Inference worker: runs Llama-family models on TorchS
     GenerateCommand.Create(),
     CreateRandomModelCommand.Create(),
 };
-return root.Parse(args).Invoke();
+return await root.Parse(args).InvokeAsync();

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Inference.Worker.Engine;
 using Inference.Worker.Loading;
 using Inference.Worker.Runtime;
 using Inference.Worker.Sampling;
@@ -32,6 +33,7 @@ internal static class GenerateCommand
         var logprobs = new Option<int?>("--logprobs") { Description = "Top-K alternatives to report per token (with --json)" };
         var ignoreEos = new Option<bool>("--ignore-eos");
         var json = new Option<bool>("--json") { Description = "Print one JSON line per token (id, text, logprobs)" };
+        var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable); the text ends before it", AllowMultipleArgumentsPerToken = false };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, float16 or bfloat16", DefaultValueFactory = _ => "auto" };
         var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget, e.g. 512MiB (default 1GiB on CPU, 90% of free memory on CUDA)" };
@@ -41,10 +43,10 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate a completion from a model folder and stream it to stdout")
         {
             model, prompt, promptIds, chat, maxTokens, temperature, topP, topK, minP, repetition, presence, frequency,
-            seed, logprobs, ignoreEos, json, device, dtype, kvMemory, maxModelLen, chatTemplate,
+            seed, logprobs, ignoreEos, json, stop, device, dtype, kvMemory, maxModelLen, chatTemplate,
         };
 
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var options = new WorkerOptions
             {
@@ -69,12 +71,14 @@ internal static class GenerateCommand
                 Logprobs = parse.GetValue(logprobs),
                 IgnoreEos = parse.GetValue(ignoreEos),
             };
-            return Run(options, sampling, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(chat), parse.GetValue(json));
+            string[] stops = parse.GetValue(stop) ?? [];
+            return await RunAsync(options, sampling, stops, parse.GetValue(prompt), parse.GetValue(promptIds), parse.GetValue(chat), parse.GetValue(json), cancellationToken);
         });
         return command;
     }
 
-    private static int Run(WorkerOptions options, SamplingParams sampling, string? promptText, string? promptIds, bool chat, bool json)
+    private static async Task<int> RunAsync(
+        WorkerOptions options, SamplingParams sampling, string[] stops, string? promptText, string? promptIds, bool chat, bool json, CancellationToken cancellationToken)
     {
         if ((promptText is null) == (promptIds is null))
         {
@@ -92,70 +96,71 @@ internal static class GenerateCommand
 
             ModelTokenizer tokenizer = runtime.Tokenizer;
             int[] prompt = promptIds is not null ? ParseIds(promptIds) : Encode(tokenizer, promptText!, chat);
-            sampling.Validate(runtime.Config.VocabSize);
-            foreach (int id in prompt)
+            using var engine = new EngineLoop(
+                runtime,
+                new EngineOptions { Scheduler = new SchedulerOptions { MaxNumBatchedTokens = options.MaxNumBatchedTokens } },
+                TimeProvider.System,
+                new Random());
+            var request = new GenerationRequest { RequestId = "cli", PromptTokens = prompt, Sampling = sampling, StopStrings = stops };
+            SubmitStatus status = engine.Submit(request, out GenerationStream? stream, out string? error);
+            if (status != SubmitStatus.Accepted)
             {
-                if ((uint)id >= (uint)runtime.Config.VocabSize)
-                {
-                    throw new InvalidParameterException("prompt", $"prompt token id {id} is outside the vocabulary [0, {runtime.Config.VocabSize}).");
-                }
+                Console.Error.WriteLine($"error: {error}");
+                return 2;
             }
 
-            if (prompt.Length == 0)
-            {
-                throw new InvalidParameterException("prompt", "the prompt is empty.");
-            }
-
-            int limit = runtime.Model.MaxModelLength;
-            if (prompt.Length + sampling.MaxTokens > limit)
-            {
-                throw new InvalidParameterException(
-                    "max_tokens",
-                    $"this model's maximum context length is {limit} tokens, but the prompt has {prompt.Length} tokens and max_tokens is {sampling.MaxTokens}.");
-            }
-
-            var generator = runtime.CreateGenerator(new Random());
-            var sequence = new GenerationSequence(0, prompt, sampling);
-            IncrementalDetokenizer detokenizer = tokenizer.CreateDetokenizer();
             using Stream stdout = Console.OpenStandardOutput();
             using var writer = new StreamWriter(stdout, new UTF8Encoding(false)) { AutoFlush = true };
-            var clock = Stopwatch.StartNew();
-            double firstTokenMs = 0;
-            generator.RunToCompletion([sequence], (_, token) =>
+            string finish = "length";
+            string? failure = null;
+            await foreach (GenerationDelta delta in stream!.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (firstTokenMs == 0)
+                if (delta.Usage is { } usage)
                 {
-                    firstTokenMs = clock.Elapsed.TotalMilliseconds;
+                    if (json)
+                    {
+                        await writer.WriteLineAsync(FinalJson(finish, usage)).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await writer.WriteLineAsync().ConfigureAwait(false);
+                    }
+
+                    double decodeSeconds = (usage.Total - usage.TimeToFirstToken).TotalSeconds;
+                    double rate = usage.CompletionTokens > 1 && decodeSeconds > 0 ? (usage.CompletionTokens - 1) / decodeSeconds : 0;
+                    Console.Error.WriteLine(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"[{usage.PromptTokens} prompt tokens ({usage.CachedPromptTokens} cached), {usage.CompletionTokens} generated, finish_reason={finish}; TTFT {usage.TimeToFirstToken.TotalMilliseconds:F0} ms, {rate:F1} tokens/s]"));
+                    continue;
                 }
 
-                string delta = detokenizer.Push(token.TokenId);
-                if (json)
+                if (delta.Choice < 0)
                 {
-                    writer.WriteLine(TokenJson(tokenizer, token, delta));
+                    failure = delta.Error ?? delta.FinishReason.ToString();
+                    continue;
                 }
-                else
-                {
-                    writer.Write(delta);
-                }
-            });
 
-            string tail = detokenizer.Flush();
-            double totalMs = clock.Elapsed.TotalMilliseconds;
-            int generated = sequence.OutputTokens.Count;
-            string finish = sequence.FinishReason == FinishReason.Stop ? "stop" : "length";
-            if (json)
-            {
-                writer.WriteLine(FinalJson(tail, finish, prompt.Length, generated, firstTokenMs, totalMs));
+                if (delta.FinishReason != FinishReason.None)
+                {
+                    finish = delta.FinishReason == FinishReason.Stop ? "stop" : "length";
+                }
+
+                if (json && delta.TokenId >= 0)
+                {
+                    await writer.WriteLineAsync(TokenJson(tokenizer, delta)).ConfigureAwait(false);
+                }
+                else if (!json)
+                {
+                    await writer.WriteAsync(delta.Text).ConfigureAwait(false);
+                }
             }
-            else
+
+            if (failure is not null)
             {
-                writer.WriteLine(tail);
+                Console.Error.WriteLine($"error: {failure}");
+                return 1;
             }
 
-            double decodeRate = generated > 1 ? (generated - 1) / ((totalMs - firstTokenMs) / 1000) : 0;
-            Console.Error.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"[{prompt.Length} prompt tokens, {generated} generated, finish_reason={finish}; TTFT {firstTokenMs:F0} ms, {decodeRate:F1} tokens/s]"));
             return 0;
         }
         catch (ModelLoadException ex)
@@ -204,20 +209,20 @@ internal static class GenerateCommand
         return ids;
     }
 
-    private static string TokenJson(ModelTokenizer tokenizer, GeneratedToken token, string delta)
+    private static string TokenJson(ModelTokenizer tokenizer, GenerationDelta delta)
     {
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteNumber("id", token.TokenId);
-            w.WriteString("token", tokenizer.IdToToken(token.TokenId));
-            w.WriteString("text", delta);
-            if (!float.IsNaN(token.Logprob))
+            w.WriteNumber("id", delta.TokenId);
+            w.WriteString("token", tokenizer.IdToToken(delta.TokenId));
+            w.WriteString("text", delta.Text);
+            if (!float.IsNaN(delta.Logprob))
             {
-                w.WriteNumber("logprob", token.Logprob);
+                w.WriteNumber("logprob", delta.Logprob);
                 w.WriteStartArray("top_logprobs");
-                foreach (TokenLogprob alt in token.TopLogprobs)
+                foreach (TokenLogprob alt in delta.TopLogprobs ?? [])
                 {
                     w.WriteStartObject();
                     w.WriteNumber("id", alt.TokenId);
@@ -235,21 +240,22 @@ internal static class GenerateCommand
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    private static string FinalJson(string tail, string finish, int promptTokens, int generated, double ttftMs, double totalMs)
+    private static string FinalJson(string finish, RequestUsage usage)
     {
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("text", tail);
             w.WriteString("finish_reason", finish);
             w.WriteStartObject("usage");
-            w.WriteNumber("prompt_tokens", promptTokens);
-            w.WriteNumber("completion_tokens", generated);
-            w.WriteNumber("total_tokens", promptTokens + generated);
+            w.WriteNumber("prompt_tokens", usage.PromptTokens);
+            w.WriteNumber("completion_tokens", usage.CompletionTokens);
+            w.WriteNumber("total_tokens", usage.PromptTokens + usage.CompletionTokens);
+            w.WriteNumber("cached_tokens", usage.CachedPromptTokens);
             w.WriteEndObject();
-            w.WriteNumber("ttft_ms", Math.Round(ttftMs, 1));
-            w.WriteNumber("total_ms", Math.Round(totalMs, 1));
+            w.WriteNumber("queue_ms", Math.Round(usage.QueueTime.TotalMilliseconds, 1));
+            w.WriteNumber("ttft_ms", Math.Round(usage.TimeToFirstToken.TotalMilliseconds, 1));
+            w.WriteNumber("total_ms", Math.Round(usage.Total.TotalMilliseconds, 1));
             w.WriteEndObject();
         }
 

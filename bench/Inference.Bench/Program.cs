@@ -3,15 +3,28 @@ using Inference.Bench;
 
 // Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
+//        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
+//        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
 if (args.Length > 0 && args[0] == "blocks")
 {
     BenchmarkRunner.Run<BlockManagerBenchmark>(args: args[1..]);
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "schedule")
+{
+    BenchmarkRunner.Run<ScheduleBenchmark>(args: args[1..]);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "engine")
+{
+    return EngineBenchmark.Run(args[1..]);
+}
+
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|blocks [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|blocks|schedule|engine [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

@@ -17,7 +17,9 @@ public sealed class Sequence
         Request = request;
         ArrivalTimestamp = arrivalTimestamp;
         Index = index;
-        _tokens = [.. request.PromptTokens];
+        // Room for the prompt and the output up front (capped), so appending never copies the prompt.
+        _tokens = new List<int>(request.PromptTokens.Count + Math.Min(request.MaxTokens, 4096));
+        _tokens.AddRange(request.PromptTokens);
     }
 
     public long Id { get; }

@@ -173,10 +173,11 @@ public sealed partial class EngineLoop
                 continue;
             }
 
-            foreach (Sequence seq in chunk.SampleInto)
+            IReadOnlyList<Sequence> sampleInto = chunk.SampleInto;
+            for (int k = 0; k < sampleInto.Count; k++)
             {
-                seq.EngineState ??= state;
-                Emit(state, seq, now);
+                sampleInto[k].EngineState ??= state;
+                Emit(state, sampleInto[k], now);
             }
         }
     }

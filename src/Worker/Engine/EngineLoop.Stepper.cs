@@ -52,8 +52,11 @@ public sealed partial class EngineLoop
                     continue;
                 }
 
-                foreach (Sequence target in chunk.SampleInto)
+                IReadOnlyList<Sequence> sampleInto = chunk.SampleInto;
+                for (int k = 0; k < sampleInto.Count; k++)
                 {
+                    // Indexed, not foreach: enumerating an IReadOnlyList allocates an enumerator per chunk.
+                    Sequence target = sampleInto[k];
                     target.EngineState ??= seq.EngineState; // forks share their request's state
                     _rowOf[target.Id] = _targets.Count;
                     _targets.Add(target);

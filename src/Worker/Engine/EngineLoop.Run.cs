@@ -38,7 +38,7 @@ public sealed partial class EngineLoop
 
     private void DrainIntake()
     {
-        while (_intake.TryDequeue(out RequestState? state))
+        while (_intake.Reader.TryRead(out RequestState? state))
         {
             GenerationRequest r = state.Request;
             var request = new SchedulerRequest
@@ -66,7 +66,7 @@ public sealed partial class EngineLoop
 
     private void DrainControl()
     {
-        while (_control.TryDequeue(out var message))
+        while (_control.Reader.TryRead(out var message))
         {
             if (!_live.TryGetValue(message.RequestId, out RequestState? state))
             {
@@ -298,7 +298,7 @@ public sealed partial class EngineLoop
             WaitingStandard = _scheduler.NumWaitingOf(PriorityClass.Standard),
             WaitingBatch = _scheduler.NumWaitingOf(PriorityClass.Batch),
             Running = _scheduler.NumRunning,
-            LiveRequests = _live.Count + _intake.Count,
+            LiveRequests = _live.Count + _intake.Reader.Count,
             KvBlocksUsed = blocks.UsedBlocks,
             KvBlocksTotal = blocks.TotalBlocks,
             KvBlocksCached = blocks.CachedBlocks,

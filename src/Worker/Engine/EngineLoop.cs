@@ -23,11 +23,12 @@ public sealed partial class EngineLoop : IDisposable
     private readonly Random _random;
     private readonly Thread _thread;
 
-    // Intake is bounded by the scheduler's queue limits through _queuedRequests/_queuedTokens (requests
-    // submitted and not yet scheduled, checked in Submit), so the queue itself needs no bound; control
-    // messages (abort, stop) must never be lost.
-    private readonly ConcurrentQueue<RequestState> _intake = new();
-    private readonly ConcurrentQueue<(string RequestId, int Choice, FinishReason Reason)> _control = new();
+    // Intake: bounded at max_queued_requests. Submit counts requests against the same limit first and only
+    // ever TryWrites, so a full channel means overload and the request is refused at once. Control messages
+    // (abort, stop) are unbounded: one per request at most matters, and losing one would leak blocks.
+    private readonly Channel<RequestState> _intake;
+    private readonly Channel<(string RequestId, int Choice, FinishReason Reason)> _control =
+        Channel.CreateUnbounded<(string, int, FinishReason)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Dictionary<string, RequestState> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
@@ -49,6 +50,11 @@ public sealed partial class EngineLoop : IDisposable
         var blocks = new BlockManager(runtime.Cache.NumBlocks, runtime.Cache.BlockSize, options.EnablePrefixCaching);
         byte[] secret = options.PrefixCacheSecret;
         _scheduler = new BatchScheduler(options.Scheduler, blocks, time, tenant => PrefixSalt.For(secret, tenant));
+        _intake = Channel.CreateBounded<RequestState>(new BoundedChannelOptions(options.Scheduler.MaxQueuedRequests)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // only TryWrite is used: full means refuse
+        });
         _stepper = new Stepper(this);
         Stats = new EngineStats { KvBlocksTotal = blocks.TotalBlocks };
         _thread = new Thread(Run) { IsBackground = true, Name = "engine-loop" };
@@ -109,7 +115,15 @@ public sealed partial class EngineLoop : IDisposable
         var channel = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true }); // multi-reader: Count is only supported there
         var state = new RequestState(request, channel, _time.GetTimestamp());
         stream = new GenerationStream(this, request, channel.Reader, _runtime.Tokenizer);
-        _intake.Enqueue(state);
+        if (!_intake.Writer.TryWrite(state))
+        {
+            _ids.TryRemove(request.RequestId, out _);
+            Interlocked.Decrement(ref _queuedRequests);
+            Interlocked.Add(ref _queuedTokens, -request.PromptTokens.Count);
+            error = "the intake queue is full";
+            return SubmitStatus.Overloaded;
+        }
+
         _wake.Release();
         return SubmitStatus.Accepted;
     }
@@ -122,7 +136,7 @@ public sealed partial class EngineLoop : IDisposable
 
     private void Control(string requestId, int choice, FinishReason reason)
     {
-        _control.Enqueue((requestId, choice, reason));
+        _control.Writer.TryWrite((requestId, choice, reason)); // unbounded: always succeeds
         _wake.Release();
     }
 

@@ -17,7 +17,7 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Hugging Face model folder", Required = true };
+        var model = new Option<string?>("--model") { Description = $"Hugging Face model folder (default: the bundled {BundledModelLocator.RelativePath})" };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids (bypasses the tokenizer)" };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message with the model's chat template" };
@@ -48,9 +48,16 @@ internal static class GenerateCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
+            string? modelDir = parse.GetValue(model) ?? BundledModelLocator.Find();
+            if (modelDir is null)
+            {
+                Console.Error.WriteLine($"error: --model was not given and no {BundledModelLocator.RelativePath} was found above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}.");
+                return 2;
+            }
+
             var options = new WorkerOptions
             {
-                ModelDir = parse.GetValue(model)!,
+                ModelDir = modelDir,
                 Device = parse.GetValue(device)!,
                 Dtype = parse.GetValue(dtype)!,
                 KvCacheMemory = parse.GetValue(kvMemory),

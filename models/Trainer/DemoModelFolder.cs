@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Inference.Worker.Loading;
 using Inference.Worker.Models;
+using Inference.Worker.Tokenization;
 using Inference.Worker.Training;
 using static TorchSharp.torch;
 
@@ -11,13 +12,7 @@ internal static class DemoModelFolder
 {
     // Llama 2's chat template (ChatTemplate detects it as the llama2 family). The model was trained on
     // plain text only, so chat prompts are served but are not what it is good at.
-    private const string Llama2Template =
-        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
-        + "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
-        + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
-        + "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
-        + "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
-        + "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+    private const string Llama2Template = SyntheticTokenizerWriter.Llama2Template;
 
     public const int BosTokenId = 1;
     public const int EosTokenId = 2;

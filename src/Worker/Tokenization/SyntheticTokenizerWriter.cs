@@ -10,7 +10,8 @@ namespace Inference.Worker.Tokenization;
 /// </summary>
 public static class SyntheticTokenizerWriter
 {
-    internal const string Llama2Template =
+    /// <summary>Llama 2's chat_template text (detected as the llama2 family).</summary>
+    public const string Llama2Template =
         "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
         + "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
         + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"

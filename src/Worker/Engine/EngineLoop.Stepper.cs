@@ -144,7 +144,7 @@ public sealed partial class EngineLoop
             seq.AppendToken(token);
             var state = (RequestState)seq.EngineState!;
             SamplingParams p = state.Request.Sampling;
-            if ((!p.IgnoreEos && Contains(_owner._runtime.EosTokenIds, token)) || Contains(p.StopTokenIds, token))
+            if (StopTokens.Ends(token, p, _owner._runtime.EosTokenIds))
             {
                 _owner._scheduler.Finish(seq, FinishReason.Stop);
             }
@@ -170,19 +170,6 @@ public sealed partial class EngineLoop
             }
 
             _owner._runtime.Cache.CopyBlocks(CollectionsMarshal.AsSpan(_copySources), CollectionsMarshal.AsSpan(_copyDestinations));
-        }
-
-        private static bool Contains(IReadOnlyList<int> ids, int token)
-        {
-            for (int i = 0; i < ids.Count; i++)
-            {
-                if (ids[i] == token)
-                {
-                    return true;
-                }
-            }
-
-            return false;
         }
     }
 }

@@ -177,7 +177,7 @@ public sealed class Generator
         seq.Generated.Add(new GeneratedToken(token, _sampleResult.Logprobs[row], top));
 
         SamplingParams p = seq.Params;
-        if ((!p.IgnoreEos && Contains(_eosTokenIds, token)) || Contains(p.StopTokenIds, token))
+        if (StopTokens.Ends(token, p, _eosTokenIds))
         {
             Finish(seq, FinishReason.Stop);
         }
@@ -185,19 +185,6 @@ public sealed class Generator
         {
             Finish(seq, FinishReason.Length);
         }
-    }
-
-    private static bool Contains(IReadOnlyList<int> ids, int token)
-    {
-        for (int i = 0; i < ids.Count; i++)
-        {
-            if (ids[i] == token)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     private void Finish(GenerationSequence seq, FinishReason reason)

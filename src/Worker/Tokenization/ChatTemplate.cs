@@ -237,30 +237,8 @@ public sealed partial class ChatTemplate
     /// Mistral-Instruct: "BOS[INST] user [/INST]assistantEOS[INST] ..."; an optional leading system message is
     /// prepended to the first user message followed by a blank line.
     /// </summary>
-    private void RenderMistral(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
-    {
-        var (system, first) = SplitSystem(messages);
-        ValidateAlternation(messages, first);
-        builder.Append(_bosToken);
-        for (var i = first; i < messages.Count; i++)
-        {
-            var message = messages[i];
-            if (message.Role == "user")
-            {
-                builder.Append("[INST] ");
-                if (i == first && system is not null)
-                {
-                    builder.Append(system).Append("\n\n");
-                }
-
-                builder.Append(message.Content).Append(" [/INST]");
-            }
-            else
-            {
-                builder.Append(message.Content).Append(_eosToken);
-            }
-        }
-    }
+    private void RenderMistral(IReadOnlyList<ChatMessage> messages, StringBuilder builder) =>
+        RenderMistralWithSystem(messages, builder, "[INST] ", string.Empty);
 
     /// <summary>
     /// Mistral-Instruct v0.1 / v0.2 templates: "BOS[INST] user [/INST]assistantEOS" with one space after EOS for
@@ -285,7 +263,11 @@ public sealed partial class ChatTemplate
     }
 
     /// <summary>mistralai's "v1" template: "BOS [INST] system\n\nuser [/INST] assistantEOS [INST] ..."; content is not stripped.</summary>
-    private void RenderMistralV1(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
+    private void RenderMistralV1(IReadOnlyList<ChatMessage> messages, StringBuilder builder) =>
+        RenderMistralWithSystem(messages, builder, " [INST] ", " ");
+
+    // The system-capable Mistral renderings differ only in the spacing around [INST] and the answer.
+    private void RenderMistralWithSystem(IReadOnlyList<ChatMessage> messages, StringBuilder builder, string instOpen, string beforeAnswer)
     {
         var (system, first) = SplitSystem(messages);
         ValidateAlternation(messages, first);
@@ -295,7 +277,7 @@ public sealed partial class ChatTemplate
             var message = messages[i];
             if (message.Role == "user")
             {
-                builder.Append(" [INST] ");
+                builder.Append(instOpen);
                 if (i == first && system is not null)
                 {
                     builder.Append(system).Append("\n\n");
@@ -305,7 +287,7 @@ public sealed partial class ChatTemplate
             }
             else
             {
-                builder.Append(' ').Append(message.Content).Append(_eosToken);
+                builder.Append(beforeAnswer).Append(message.Content).Append(_eosToken);
             }
         }
     }

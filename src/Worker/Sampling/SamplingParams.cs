@@ -43,6 +43,9 @@ public sealed record SamplingParams
 
     public bool IgnoreEos { get; init; }
 
+    /// <summary>EOS and stop token ids cannot end a choice before this many tokens were generated (vLLM's min_tokens).</summary>
+    public int MinTokens { get; init; }
+
     public bool IsGreedy => Temperature <= 0f;
 
     internal bool HasPenalties => RepetitionPenalty != 1f || PresencePenalty != 0f || FrequencyPenalty != 0f;

@@ -110,6 +110,9 @@ public sealed partial class ModelTokenizer
     /// <summary>The token as written in the vocabulary (SentencePiece piece with ▁, byte-level string, or added token), null when unknown.</summary>
     public string? IdToToken(int id) => (uint)id < (uint)_table.Count ? _table.Pieces[id] : null;
 
+    /// <summary>The raw bytes of one token as it would appear in output (leading space included), empty when unknown.</summary>
+    public byte[] TokenBytes(int id) => (uint)id < (uint)_table.Count ? _table.Bytes[id] ?? [] : [];
+
     /// <summary>A streaming detokenizer for one sequence; not thread-safe, one per sequence.</summary>
     public IncrementalDetokenizer CreateDetokenizer(bool skipSpecialTokens = true) => new(_table, skipSpecialTokens);
 }

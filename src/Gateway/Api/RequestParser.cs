@@ -1,0 +1,575 @@
+using System.Globalization;
+using System.Text.Json;
+using Inference.Worker.Tokenization;
+
+namespace Inference.Gateway.Api;
+
+/// <summary>
+/// Parses and validates OpenAI request bodies strictly: wrong JSON types, out-of-range values, NaN/Infinity
+/// and lone surrogates are 400s naming the parameter, never 500s. Ranges follow vLLM. Unknown fields are
+/// ignored (as vLLM does); features this server lacks (tools, JSON mode) are refused, not silently dropped.
+/// </summary>
+public static class RequestParser
+{
+    public static InferenceRequest ParseCompletion(ReadOnlyMemory<byte> body, ApiLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        using JsonDocument doc = Parse(body);
+        JsonElement root = doc.RootElement;
+        var prompts = ParsePrompts(root, limits);
+        var common = ParseCommon(root, limits, ApiKind.Completion);
+        int? logprobs = null;
+        if (Get(root, "logprobs") is { } lp)
+        {
+            logprobs = Int(lp, "logprobs", 0, limits.MaxLogprobs);
+        }
+
+        bool echo = Bool(root, "echo") ?? false;
+        if (Get(root, "suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString()!.Length == 0))
+        {
+            throw ApiException.Invalid("suffix", "suffix is not supported by this server.", "unsupported_parameter");
+        }
+
+        if (Get(root, "best_of") is { } bestOf && Int(bestOf, "best_of", 1, limits.MaxN) != common.N)
+        {
+            throw ApiException.Invalid("best_of", "best_of other than n is not supported by this server.", "unsupported_parameter");
+        }
+
+        return common with { Prompts = prompts, Logprobs = logprobs, Echo = echo };
+    }
+
+    public static InferenceRequest ParseChat(ReadOnlyMemory<byte> body, ApiLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        using JsonDocument doc = Parse(body);
+        JsonElement root = doc.RootElement;
+        var messages = ParseMessages(root);
+        var common = ParseCommon(root, limits, ApiKind.Chat);
+        bool logprobs = Bool(root, "logprobs") ?? false;
+        int? top = null;
+        if (Get(root, "top_logprobs") is { } t)
+        {
+            top = Int(t, "top_logprobs", 0, limits.MaxLogprobs);
+            if (!logprobs && top > 0)
+            {
+                throw ApiException.Invalid("top_logprobs", "top_logprobs requires logprobs to be true.");
+            }
+        }
+
+        if (Get(root, "tools") is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
+        {
+            throw ApiException.Invalid("tools", "tool calling is not supported by this server.", "unsupported_parameter");
+        }
+
+        if (Get(root, "functions") is { ValueKind: JsonValueKind.Array } functions && functions.GetArrayLength() > 0)
+        {
+            throw ApiException.Invalid("functions", "function calling is not supported by this server.", "unsupported_parameter");
+        }
+
+        if (Get(root, "response_format") is { } format)
+        {
+            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
+            {
+                throw ApiException.WrongType("response_format", "an object with a string 'type'");
+            }
+
+            if (type.GetString() != "text")
+            {
+                throw ApiException.Invalid("response_format", $"response_format type '{type.GetString()}' is not supported by this server; only 'text'.", "unsupported_parameter");
+            }
+        }
+
+        bool addGenerationPrompt = Bool(root, "add_generation_prompt") ?? true;
+        return common with
+        {
+            Messages = messages,
+            Logprobs = logprobs ? top ?? 0 : null,
+            AddGenerationPrompt = addGenerationPrompt,
+        };
+    }
+
+    /// <summary>Parses a body, turning every JSON error (syntax, NaN, bad escapes, depth) into a 400.</summary>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> body)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.Invalid(null, $"We could not parse the JSON body of your request: {ex.Message}", "invalid_json");
+        }
+
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            doc.Dispose();
+            throw ApiException.Invalid(null, "The request body must be a JSON object.", "invalid_json");
+        }
+
+        return doc;
+    }
+
+    private static InferenceRequest ParseCommon(JsonElement root, ApiLimits limits, ApiKind kind)
+    {
+        string model = Get(root, "model") is { } m ? Str(m, "model") : throw ApiException.Missing("model");
+        if (model.Length == 0)
+        {
+            throw ApiException.Invalid("model", "model must not be empty.");
+        }
+
+        int? maxTokens = null;
+        if (Get(root, "max_tokens") is { } mt)
+        {
+            maxTokens = Int(mt, "max_tokens", 1, int.MaxValue);
+        }
+
+        if (Get(root, "max_completion_tokens") is { } mct)
+        {
+            maxTokens = Int(mct, "max_completion_tokens", 1, int.MaxValue);
+        }
+
+        float temperature = Float(root, "temperature", 0f, 2f, closedLow: true) ?? 1f;
+        float topP = Float(root, "top_p", 0f, 1f, closedLow: false) ?? 1f;
+        int topK = 0;
+        if (Get(root, "top_k") is { } tk)
+        {
+            topK = Int(tk, "top_k", -1, int.MaxValue);
+            if (topK == -1)
+            {
+                topK = 0;
+            }
+        }
+
+        float minP = Float(root, "min_p", 0f, 1f, closedLow: true) ?? 0f;
+        float presence = Float(root, "presence_penalty", -2f, 2f, closedLow: true) ?? 0f;
+        float frequency = Float(root, "frequency_penalty", -2f, 2f, closedLow: true) ?? 0f;
+        float repetition = Float(root, "repetition_penalty", 0f, float.MaxValue, closedLow: false) ?? 1f;
+        int n = Get(root, "n") is { } nn ? Int(nn, "n", 1, limits.MaxN) : 1;
+        long? seed = null;
+        if (Get(root, "seed") is { } s)
+        {
+            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out long sv))
+            {
+                throw ApiException.WrongType("seed", "an integer");
+            }
+
+            seed = sv;
+        }
+
+        var stop = ParseStop(root, limits);
+        var stopIds = ParseIntList(root, "stop_token_ids", limits.MaxStopTokenIds);
+        int minTokens = Get(root, "min_tokens") is { } mn ? Int(mn, "min_tokens", 0, int.MaxValue) : 0;
+        if (maxTokens is int max && minTokens > max)
+        {
+            throw ApiException.Invalid("min_tokens", $"min_tokens ({minTokens}) must be <= max_tokens ({max}).");
+        }
+
+        int priority = Get(root, "priority") is { } p ? Int(p, "priority", int.MinValue, int.MaxValue) : 0;
+        bool stream = Bool(root, "stream") ?? false;
+        bool includeUsage = false;
+        if (Get(root, "stream_options") is { } so)
+        {
+            if (so.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.WrongType("stream_options", "an object");
+            }
+
+            if (!stream)
+            {
+                throw ApiException.Invalid("stream_options", "stream_options is only allowed when stream is true.");
+            }
+
+            includeUsage = Bool(so, "include_usage", "stream_options.include_usage") ?? false;
+        }
+
+        string? user = Get(root, "user") is { } u ? Str(u, "user") : null;
+        bool skipSpecial = Bool(root, "skip_special_tokens") ?? true;
+        return new InferenceRequest
+        {
+            Kind = kind,
+            Model = model,
+            MaxTokens = maxTokens,
+            Temperature = temperature,
+            TopP = topP,
+            TopK = topK,
+            MinP = minP,
+            PresencePenalty = presence,
+            FrequencyPenalty = frequency,
+            RepetitionPenalty = repetition,
+            LogitBias = ParseLogitBias(root, limits),
+            Seed = seed,
+            N = n,
+            Stop = stop,
+            StopTokenIds = stopIds,
+            IgnoreEos = Bool(root, "ignore_eos") ?? false,
+            MinTokens = minTokens,
+            Priority = priority,
+            Stream = stream,
+            IncludeUsage = includeUsage,
+            User = user,
+            SkipSpecialTokens = skipSpecial,
+        };
+    }
+
+    private static List<PromptInput> ParsePrompts(JsonElement root, ApiLimits limits)
+    {
+        JsonElement prompt = Get(root, "prompt") ?? throw ApiException.Missing("prompt");
+        var prompts = new List<PromptInput>();
+        switch (prompt.ValueKind)
+        {
+            case JsonValueKind.String:
+                prompts.Add(new PromptInput(Str(prompt, "prompt"), null));
+                break;
+            case JsonValueKind.Array when prompt.GetArrayLength() == 0:
+                throw ApiException.Invalid("prompt", "prompt must not be an empty list.");
+            case JsonValueKind.Array when prompt[0].ValueKind == JsonValueKind.Number:
+                prompts.Add(new PromptInput(null, TokenList(prompt, "prompt")));
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (JsonElement item in prompt.EnumerateArray())
+                {
+                    string param = $"prompt[{i++}]";
+                    prompts.Add(item.ValueKind switch
+                    {
+                        JsonValueKind.String => new PromptInput(Str(item, param), null),
+                        JsonValueKind.Array => new PromptInput(null, TokenList(item, param)),
+                        _ => throw ApiException.WrongType(param, "a string or a list of token ids"),
+                    });
+                }
+
+                break;
+            default:
+                throw ApiException.WrongType("prompt", "a string, a list of strings, a list of token ids or a list of lists of token ids");
+        }
+
+        if (prompts.Count > limits.MaxPrompts)
+        {
+            throw ApiException.Invalid("prompt", $"at most {limits.MaxPrompts} prompts per request, got {prompts.Count}.");
+        }
+
+        foreach (PromptInput p in prompts)
+        {
+            if (p.Text is { Length: 0 } || p.TokenIds is { Count: 0 })
+            {
+                throw ApiException.Invalid("prompt", "prompt must not be empty.");
+            }
+        }
+
+        return prompts;
+    }
+
+    private static List<int> TokenList(JsonElement array, string param)
+    {
+        var ids = new List<int>(array.GetArrayLength());
+        foreach (JsonElement e in array.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int id))
+            {
+                throw ApiException.WrongType(param, "a list of integer token ids");
+            }
+
+            if (id < 0)
+            {
+                throw ApiException.Invalid(param, $"token id {id} is negative.", "invalid_token_id");
+            }
+
+            ids.Add(id);
+        }
+
+        return ids;
+    }
+
+    private static List<ChatMessage> ParseMessages(JsonElement root)
+    {
+        JsonElement messages = Get(root, "messages") ?? throw ApiException.Missing("messages");
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.WrongType("messages", "an array of messages");
+        }
+
+        if (messages.GetArrayLength() == 0)
+        {
+            throw ApiException.Invalid("messages", "messages must contain at least one message.");
+        }
+
+        var result = new List<ChatMessage>(messages.GetArrayLength());
+        int i = 0;
+        foreach (JsonElement m in messages.EnumerateArray())
+        {
+            string at = $"messages[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.WrongType(at, "an object");
+            }
+
+            string role = Get(m, "role") is { } r ? Str(r, $"{at}.role") : throw ApiException.Missing($"{at}.role");
+            role = role switch
+            {
+                "system" or "user" or "assistant" => role,
+                "developer" => "system",
+                "tool" or "function" => throw ApiException.Invalid($"{at}.role", $"role '{role}' is not supported by this server (no tool calling).", "unsupported_parameter"),
+                _ => throw ApiException.Invalid($"{at}.role", $"'{role}' is not one of 'system', 'developer', 'user', 'assistant'."),
+            };
+            if (Get(m, "tool_calls") is { ValueKind: JsonValueKind.Array } calls && calls.GetArrayLength() > 0)
+            {
+                throw ApiException.Invalid($"{at}.tool_calls", "tool calls are not supported by this server.", "unsupported_parameter");
+            }
+
+            string content = Get(m, "content") is { } c ? Content(c, $"{at}.content") : role == "assistant" ? string.Empty : throw ApiException.Missing($"{at}.content");
+            result.Add(new ChatMessage(role, content));
+        }
+
+        return result;
+    }
+
+    private static string Content(JsonElement c, string param)
+    {
+        if (c.ValueKind == JsonValueKind.String)
+        {
+            return Str(c, param);
+        }
+
+        if (c.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.WrongType(param, "a string or an array of content parts");
+        }
+
+        var text = new System.Text.StringBuilder();
+        int i = 0;
+        foreach (JsonElement part in c.EnumerateArray())
+        {
+            string at = $"{param}[{i++}]";
+            if (part.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.WrongType(at, "an object");
+            }
+
+            string type = Get(part, "type") is { } t ? Str(t, $"{at}.type") : throw ApiException.Missing($"{at}.type");
+            if (type != "text")
+            {
+                throw ApiException.Invalid($"{at}.type", $"content part type '{type}' is not supported by this model; only 'text'.", "unsupported_parameter");
+            }
+
+            if (text.Length > 0)
+            {
+                text.Append('\n');
+            }
+
+            text.Append(Get(part, "text") is { } tx ? Str(tx, $"{at}.text") : throw ApiException.Missing($"{at}.text"));
+        }
+
+        return text.ToString();
+    }
+
+    private static List<string> ParseStop(JsonElement root, ApiLimits limits)
+    {
+        var stops = new List<string>();
+        if (Get(root, "stop") is not { } stop)
+        {
+            return stops;
+        }
+
+        if (stop.ValueKind == JsonValueKind.String)
+        {
+            stops.Add(Str(stop, "stop"));
+        }
+        else if (stop.ValueKind == JsonValueKind.Array)
+        {
+            foreach (JsonElement s in stop.EnumerateArray())
+            {
+                if (s.ValueKind != JsonValueKind.String)
+                {
+                    throw ApiException.WrongType("stop", "a string or a list of strings");
+                }
+
+                stops.Add(Str(s, "stop"));
+            }
+        }
+        else
+        {
+            throw ApiException.WrongType("stop", "a string or a list of strings");
+        }
+
+        if (stops.Count > limits.MaxStopSequences)
+        {
+            throw ApiException.Invalid("stop", $"at most {limits.MaxStopSequences} stop sequences, got {stops.Count}.");
+        }
+
+        foreach (string s in stops)
+        {
+            if (s.Length == 0)
+            {
+                throw ApiException.Invalid("stop", "stop sequences must not be empty.");
+            }
+
+            if (s.Length > limits.MaxStopLength)
+            {
+                throw ApiException.Invalid("stop", $"stop sequences must be at most {limits.MaxStopLength} characters, got {s.Length}.");
+            }
+        }
+
+        return stops;
+    }
+
+    private static List<int> ParseIntList(JsonElement root, string name, int max)
+    {
+        var list = new List<int>();
+        if (Get(root, name) is not { } e)
+        {
+            return list;
+        }
+
+        if (e.ValueKind != JsonValueKind.Array)
+        {
+            throw ApiException.WrongType(name, "a list of integers");
+        }
+
+        foreach (JsonElement x in e.EnumerateArray())
+        {
+            if (x.ValueKind != JsonValueKind.Number || !x.TryGetInt32(out int v) || v < 0)
+            {
+                throw ApiException.WrongType(name, "a list of non-negative integer token ids");
+            }
+
+            list.Add(v);
+        }
+
+        if (list.Count > max)
+        {
+            throw ApiException.Invalid(name, $"at most {max} entries, got {list.Count}.");
+        }
+
+        return list;
+    }
+
+    private static Dictionary<int, float>? ParseLogitBias(JsonElement root, ApiLimits limits)
+    {
+        if (Get(root, "logit_bias") is not { } bias)
+        {
+            return null;
+        }
+
+        if (bias.ValueKind != JsonValueKind.Object)
+        {
+            throw ApiException.WrongType("logit_bias", "an object mapping token ids to numbers");
+        }
+
+        var result = new Dictionary<int, float>();
+        foreach (JsonProperty p in bias.EnumerateObject())
+        {
+            if (!int.TryParse(p.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+            {
+                throw ApiException.Invalid("logit_bias", $"logit_bias keys must be token ids (non-negative integers), got '{p.Name}'.");
+            }
+
+            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetDouble(out double v))
+            {
+                throw ApiException.WrongType("logit_bias", "an object mapping token ids to numbers");
+            }
+
+            if (v is < -100 or > 100)
+            {
+                throw ApiException.Invalid("logit_bias", $"logit_bias values must be in [-100, 100], got {v.ToString(CultureInfo.InvariantCulture)} for token {id}.");
+            }
+
+            result[id] = (float)v;
+        }
+
+        if (result.Count > limits.MaxLogitBias)
+        {
+            throw ApiException.Invalid("logit_bias", $"at most {limits.MaxLogitBias} logit_bias entries, got {result.Count}.");
+        }
+
+        return result.Count == 0 ? null : result;
+    }
+
+    /// <summary>A property, treating an explicit null as absent (OpenAI clients send nulls for defaults).</summary>
+    private static JsonElement? Get(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e : null;
+
+    private static string Str(JsonElement e, string param)
+    {
+        if (e.ValueKind != JsonValueKind.String)
+        {
+            throw ApiException.WrongType(param, "a string");
+        }
+
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // Lone surrogates in \u escapes: not valid Unicode, so not a string we can tokenize.
+            throw ApiException.Invalid(param, $"'{param}' contains invalid Unicode (a lone surrogate).", "invalid_unicode");
+        }
+    }
+
+    private static bool? Bool(JsonElement obj, string name, string? param = null)
+    {
+        if (Get(obj, name) is not { } e)
+        {
+            return null;
+        }
+
+        return e.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw ApiException.WrongType(param ?? name, "a boolean"),
+        };
+    }
+
+    private static int Int(JsonElement e, string param, int min, int max)
+    {
+        if (e.ValueKind != JsonValueKind.Number)
+        {
+            throw ApiException.WrongType(param, "an integer");
+        }
+
+        if (!e.TryGetInt64(out long v))
+        {
+            // 2.0 is an integer in JSON Schema terms; 2.5 is not.
+            if (e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue)
+            {
+                v = (long)d;
+            }
+            else
+            {
+                throw ApiException.WrongType(param, "an integer");
+            }
+        }
+
+        if (v < min || v > max)
+        {
+            string range = max == int.MaxValue ? $">= {min}" : $"in [{min}, {max}]";
+            throw ApiException.Invalid(param, $"{param} must be {range}, got {v}.");
+        }
+
+        return (int)v;
+    }
+
+    private static float? Float(JsonElement obj, string name, float min, float max, bool closedLow)
+    {
+        if (Get(obj, name) is not { } e)
+        {
+            return null;
+        }
+
+        if (e.ValueKind != JsonValueKind.Number || !e.TryGetDouble(out double v) || !double.IsFinite(v))
+        {
+            throw ApiException.WrongType(name, "a number");
+        }
+
+        bool ok = (closedLow ? v >= min : v > min) && v <= max;
+        if (!ok)
+        {
+            string low = closedLow ? "[" : "(";
+            throw ApiException.Invalid(name, $"{name} must be in {low}{min.ToString(CultureInfo.InvariantCulture)}, {max.ToString(CultureInfo.InvariantCulture)}], got {v.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
+        return (float)v;
+    }
+}

@@ -1,0 +1,102 @@
+using Inference.Gateway.Api;
+using Inference.Worker.Engine;
+using Inference.Worker.Runtime;
+
+namespace Inference.Gateway.Hosting;
+
+/// <summary>Gateway settings, validated before any port opens (<see cref="Validate"/>).</summary>
+public sealed record GatewayOptions
+{
+    /// <summary>Host an in-process worker over this model (the single-machine default).</summary>
+    public WorkerOptions? LocalWorker { get; init; }
+
+    public EngineOptions LocalEngine { get; init; } = new();
+
+    /// <summary>The id clients use for the local model; defaults to the folder name.</summary>
+    public string? ServedModelName { get; init; }
+
+    /// <summary>Worker daemon URLs (http://host:port, h2c); used instead of a local worker.</summary>
+    public IReadOnlyList<string> Workers { get; init; } = [];
+
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int HttpPort { get; init; } = 8000;
+
+    /// <summary>Public gRPC (h2c) port; 0 picks a free one, -1 disables it.</summary>
+    public int GrpcPort { get; init; } = 8001;
+
+    /// <summary>JSON key file (see keys.example.json); none means no keys: only allowed on loopback.</summary>
+    public string? KeysFile { get; init; }
+
+    /// <summary>host:port of a redis-server shared by gateway replicas (limits, reservations, cache).</summary>
+    public string? Redis { get; init; }
+
+    public bool ResponseCache { get; init; } = true;
+
+    public TimeSpan ResponseCacheTtl { get; init; } = TimeSpan.FromHours(24);
+
+    public long ResponseCacheBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>JSON-lines usage log; null disables the default sink.</summary>
+    public string? UsageLog { get; init; } = "usage.jsonl";
+
+    /// <summary>How long in-flight requests may run after SIGTERM.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public ApiLimits Limits { get; init; } = new();
+
+    /// <summary>True when the listening address is loopback only.</summary>
+    public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
+
+    /// <summary>Throws ArgumentException naming the setting.</summary>
+    public void Validate()
+    {
+        if (LocalWorker is null && Workers.Count == 0)
+        {
+            throw new ArgumentException("give --model DIR (in-process worker) or at least one --worker URL.", nameof(Workers));
+        }
+
+        if (LocalWorker is not null && Workers.Count > 0)
+        {
+            throw new ArgumentException("--model and --worker are exclusive: the gateway hosts one in-process worker or connects to daemons.", nameof(Workers));
+        }
+
+        foreach (string w in Workers)
+        {
+            if (!Uri.TryCreate(w, UriKind.Absolute, out Uri? uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            {
+                throw new ArgumentException($"--worker '{w}' is not an http(s) URL.", nameof(Workers));
+            }
+        }
+
+        if (HttpPort is < 0 or > 65535)
+        {
+            throw new ArgumentException($"--port must be in [0, 65535], got {HttpPort}.", nameof(HttpPort));
+        }
+
+        if (GrpcPort is < -1 or > 65535)
+        {
+            throw new ArgumentException($"--grpc-port must be in [-1, 65535], got {GrpcPort}.", nameof(GrpcPort));
+        }
+
+        if (KeysFile is null && !IsLoopback)
+        {
+            throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.", nameof(KeysFile));
+        }
+
+        if (ResponseCacheTtl <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--cache-ttl must be positive.", nameof(ResponseCacheTtl));
+        }
+
+        if (ResponseCacheBytes < 0)
+        {
+            throw new ArgumentException("--cache-bytes must be >= 0.", nameof(ResponseCacheBytes));
+        }
+
+        if (Limits.MaxBodyBytes < 1024)
+        {
+            throw new ArgumentException("--max-body-bytes must be at least 1024.", nameof(Limits));
+        }
+    }
+}

@@ -1,0 +1,371 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Text.Json;
+using Inference.Gateway.Api;
+using Inference.Gateway.Serving;
+using Inference.Worker.Serving;
+using Inference.Worker.Tokenization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+
+namespace Inference.Gateway.Http;
+
+/// <summary>The OpenAI-compatible HTTP API plus vLLM's /tokenize and /detokenize, health and metrics.</summary>
+public static class OpenAIEndpoints
+{
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    public static void Map(IEndpointRouteBuilder app, GatewayService service)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(service);
+        app.MapPost("/v1/chat/completions", ctx => GenerateAsync(ctx, service, ApiKind.Chat));
+        app.MapPost("/v1/completions", ctx => GenerateAsync(ctx, service, ApiKind.Completion));
+        app.MapGet("/v1/models", ctx => GuardAsync(ctx, service, () => ModelsAsync(ctx, service)));
+        app.MapGet("/v1/models/{id}", ctx => GuardAsync(ctx, service, () => ModelAsync(ctx, service)));
+        app.MapPost("/tokenize", ctx => GuardAsync(ctx, service, () => TokenizeAsync(ctx, service)));
+        app.MapPost("/detokenize", ctx => GuardAsync(ctx, service, () => DetokenizeAsync(ctx, service)));
+        app.MapGet("/health", ctx => PlainAsync(ctx, HttpStatusCode.OK, "ok"));
+        app.MapGet("/ready", ctx => service.IsReady
+            ? PlainAsync(ctx, HttpStatusCode.OK, "ready")
+            : PlainAsync(ctx, HttpStatusCode.ServiceUnavailable, service.Draining ? "draining" : "no ready worker"));
+        app.MapGet("/metrics", async ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await service.Metrics.ExportAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
+        });
+        app.MapFallback(ctx => HttpErrors.WriteAsync(ctx, new ApiException(
+            HttpStatusCode.NotFound, "invalid_request_error", "unknown_url", null, $"Unknown request URL: {ctx.Request.Method} {ctx.Request.Path}.")));
+    }
+
+    internal static string? Bearer(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization;
+        if (header is null)
+        {
+            return null;
+        }
+
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : string.Empty;
+    }
+
+    private static async Task GuardAsync(HttpContext ctx, GatewayService service, Func<Task> body)
+    {
+        try
+        {
+            await service.AuthenticateAsync(Bearer(ctx.Request), ctx.RequestAborted).ConfigureAwait(false);
+            await body().ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            service.Metrics.Rejected((int)ex.Status);
+            await HttpErrors.WriteAsync(ctx, ex).ConfigureAwait(false);
+        }
+        catch (WorkerException ex)
+        {
+            await HttpErrors.WriteAsync(ctx, RequestRunner.ToApiException(ex)).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task GenerateAsync(HttpContext ctx, GatewayService service, ApiKind kind)
+    {
+        CancellationToken aborted = ctx.RequestAborted;
+        PreparedRequest prepared;
+        Quotas.Reservation? reservation;
+        try
+        {
+            CallerContext caller = await service.AuthenticateAsync(Bearer(ctx.Request), aborted).ConfigureAwait(false);
+            ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, aborted).ConfigureAwait(false);
+            InferenceRequest request = kind == ApiKind.Chat
+                ? RequestParser.ParseChat(body, service.Options.Limits)
+                : RequestParser.ParseCompletion(body, service.Options.Limits);
+            prepared = await service.PrepareAsync(caller, request, aborted).ConfigureAwait(false);
+            reservation = await service.AdmitAsync(prepared, aborted).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            service.Metrics.Rejected((int)ex.Status);
+            await HttpErrors.WriteAsync(ctx, ex).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return; // the client left before admission: nothing was accepted
+        }
+
+        bool allowCache = !NoCache(ctx.Request);
+        string api = kind == ApiKind.Chat ? "chat" : "completions";
+        await using RequestExecution execution = service.Execute(prepared, reservation, api, allowCache);
+        await using IAsyncEnumerator<RunEvent> events = execution.EventsAsync(aborted).GetAsyncEnumerator(aborted);
+        bool more;
+        try
+        {
+            more = await events.MoveNextAsync().ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            await HttpErrors.WriteAsync(ctx, ex).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            execution.ClientGone();
+            return;
+        }
+
+        HttpResponse response = ctx.Response;
+        response.Headers["x-request-id"] = prepared.Id;
+        if (prepared.CacheKey is not null && allowCache)
+        {
+            response.Headers["x-cache"] = execution.CacheHit ? "hit" : "miss";
+        }
+
+        var render = new OpenAIResponse(prepared);
+        try
+        {
+            if (prepared.Request.Stream)
+            {
+                await StreamAsync(ctx, events, more, render, execution, aborted).ConfigureAwait(false);
+            }
+            else
+            {
+                while (more)
+                {
+                    render.Accumulate(events.Current);
+                    more = await events.MoveNextAsync().ConfigureAwait(false);
+                }
+
+                if (execution.Outcome.Error is { } error)
+                {
+                    await HttpErrors.WriteAsync(ctx, new ApiException(HttpStatusCode.InternalServerError, "server_error", "worker_error", null, error)).ConfigureAwait(false);
+                    return;
+                }
+
+                response.ContentType = "application/json";
+                using var w = new Utf8JsonWriter(response.BodyWriter);
+                render.WriteComplete(w, execution.Outcome);
+                await w.FlushAsync(aborted).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            execution.ClientGone();
+        }
+        catch (IOException) when (aborted.IsCancellationRequested)
+        {
+            execution.ClientGone();
+        }
+    }
+
+    private static async Task StreamAsync(
+        HttpContext ctx, IAsyncEnumerator<RunEvent> events, bool more, OpenAIResponse render, RequestExecution execution, CancellationToken aborted)
+    {
+        HttpResponse response = ctx.Response;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        PipeWriter body = response.BodyWriter;
+        using var w = new Utf8JsonWriter(body);
+        while (more)
+        {
+            RunEvent e = events.Current;
+            if (render.ShouldEmit(e))
+            {
+                WriteEvent(body, w, writer => render.WriteChunk(writer, e));
+                FlushResult flushed = await body.FlushAsync(aborted).ConfigureAwait(false);
+                if (flushed.IsCanceled || flushed.IsCompleted)
+                {
+                    execution.ClientGone();
+                    return;
+                }
+            }
+
+            more = await events.MoveNextAsync().ConfigureAwait(false);
+        }
+
+        if (execution.Outcome.Error is null && execution.Prepared.Request.IncludeUsage)
+        {
+            WriteEvent(body, w, writer => render.WriteUsageChunk(writer, execution.Outcome));
+        }
+
+        body.Write(Done);
+        await body.FlushAsync(aborted).ConfigureAwait(false);
+    }
+
+    private static void WriteEvent(PipeWriter body, Utf8JsonWriter w, Action<Utf8JsonWriter> write)
+    {
+        body.Write(DataPrefix);
+        w.Reset(body);
+        write(w);
+        w.Flush();
+        body.Write(EventEnd);
+    }
+
+    private static bool NoCache(HttpRequest request)
+    {
+        foreach (string? value in request.Headers.CacheControl)
+        {
+            if (value is not null && (value.Contains("no-cache", StringComparison.OrdinalIgnoreCase) || value.Contains("no-store", StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static async Task ModelsAsync(HttpContext ctx, GatewayService service)
+    {
+        ctx.Response.ContentType = "application/json";
+        using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
+        w.WriteStartObject();
+        w.WriteString("object", "list");
+        w.WriteStartArray("data");
+        foreach (WorkerInfo info in service.Pool.Models)
+        {
+            WriteModel(w, info);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+        await w.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task ModelAsync(HttpContext ctx, GatewayService service)
+    {
+        WorkerInfo info = service.FindModel((string)ctx.Request.RouteValues["id"]!);
+        ctx.Response.ContentType = "application/json";
+        using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
+        WriteModel(w, info);
+        await w.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static void WriteModel(Utf8JsonWriter w, WorkerInfo info)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", info.Model);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", info.Created);
+        w.WriteString("owned_by", "inference");
+        w.WriteNumber("max_model_len", info.MaxModelLength);
+        w.WriteEndObject();
+    }
+
+    private static async Task TokenizeAsync(HttpContext ctx, GatewayService service)
+    {
+        ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
+        using JsonDocument doc = RequestParser.Parse(body);
+        JsonElement root = doc.RootElement;
+        string model = ModelField(root);
+        WorkerInfo info = service.FindModel(model);
+        var worker = service.Pool.PickForTokenize(model)
+            ?? throw ApiException.Unavailable($"No ready worker serves model '{model}'.", TimeSpan.FromSeconds(2));
+        int[] ids;
+        if (root.TryGetProperty("messages", out JsonElement _))
+        {
+            InferenceRequest chat = RequestParser.ParseChat(body, service.Options.Limits);
+            ids = await worker.ApplyChatTemplateAsync(chat.Messages, chat.AddGenerationPrompt, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        else
+        {
+            if (!root.TryGetProperty("prompt", out JsonElement prompt))
+            {
+                throw ApiException.Missing("prompt");
+            }
+
+            if (prompt.ValueKind != JsonValueKind.String)
+            {
+                throw ApiException.WrongType("prompt", "a string");
+            }
+
+            string text;
+            try
+            {
+                text = prompt.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                throw ApiException.Invalid("prompt", "'prompt' contains invalid Unicode (a lone surrogate).", "invalid_unicode");
+            }
+
+            bool addSpecial = !root.TryGetProperty("add_special_tokens", out JsonElement add) || add.ValueKind != JsonValueKind.False;
+            if (root.TryGetProperty("add_special_tokens", out add) && add.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
+            {
+                throw ApiException.WrongType("add_special_tokens", "a boolean");
+            }
+
+            ids = await worker.TokenizeAsync(text, addSpecial, ctx.RequestAborted).ConfigureAwait(false);
+        }
+
+        ctx.Response.ContentType = "application/json";
+        using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
+        w.WriteStartObject();
+        w.WriteNumber("count", ids.Length);
+        w.WriteNumber("max_model_len", info.MaxModelLength);
+        w.WriteStartArray("tokens");
+        foreach (int id in ids)
+        {
+            w.WriteNumberValue(id);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+        await w.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static async Task DetokenizeAsync(HttpContext ctx, GatewayService service)
+    {
+        ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
+        using JsonDocument doc = RequestParser.Parse(body);
+        JsonElement root = doc.RootElement;
+        string model = ModelField(root);
+        WorkerInfo info = service.FindModel(model);
+        if (!root.TryGetProperty("tokens", out JsonElement tokens) || tokens.ValueKind != JsonValueKind.Array)
+        {
+            throw tokens.ValueKind == JsonValueKind.Undefined ? ApiException.Missing("tokens") : ApiException.WrongType("tokens", "a list of token ids");
+        }
+
+        var ids = new List<int>();
+        foreach (JsonElement t in tokens.EnumerateArray())
+        {
+            if (t.ValueKind != JsonValueKind.Number || !t.TryGetInt32(out int id) || id < 0 || id >= info.VocabSize)
+            {
+                throw ApiException.Invalid("tokens", $"tokens must be token ids in [0, {info.VocabSize}).", "invalid_token_id");
+            }
+
+            ids.Add(id);
+        }
+
+        var worker = service.Pool.PickForTokenize(model)
+            ?? throw ApiException.Unavailable($"No ready worker serves model '{model}'.", TimeSpan.FromSeconds(2));
+        string text = await worker.DetokenizeAsync(ids, ctx.RequestAborted).ConfigureAwait(false);
+        ctx.Response.ContentType = "application/json";
+        using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
+        w.WriteStartObject();
+        w.WriteString("prompt", text);
+        w.WriteEndObject();
+        await w.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static string ModelField(JsonElement root)
+    {
+        if (!root.TryGetProperty("model", out JsonElement m) || m.ValueKind == JsonValueKind.Null)
+        {
+            throw ApiException.Missing("model");
+        }
+
+        return m.ValueKind == JsonValueKind.String ? m.GetString()! : throw ApiException.WrongType("model", "a string");
+    }
+
+    private static Task PlainAsync(HttpContext ctx, HttpStatusCode status, string text)
+    {
+        ctx.Response.StatusCode = (int)status;
+        ctx.Response.ContentType = "text/plain";
+        return ctx.Response.WriteAsync(text + "\n", ctx.RequestAborted);
+    }
+}

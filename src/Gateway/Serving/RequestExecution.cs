@@ -1,0 +1,184 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Inference.Gateway.Caching;
+using Inference.Gateway.Metering;
+using Inference.Gateway.Quotas;
+using Inference.Scheduler;
+using Inference.Worker.Serving;
+using Microsoft.Extensions.Logging;
+
+namespace Inference.Gateway.Serving;
+
+/// <summary>
+/// One admitted request being served, from the response cache or the workers. Disposing it ends the
+/// request exactly once, however it ended: the token reservation is reconciled to actual usage, one usage
+/// record is written, metrics are updated, and a complete deterministic answer is stored in the cache.
+/// </summary>
+public sealed class RequestExecution : IAsyncDisposable
+{
+    private readonly GatewayService _service;
+    private readonly Reservation? _reservation;
+    private readonly IResponseCache? _cache;
+    private readonly IUsageSink _usage;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _cacheTtl;
+    private readonly long _started;
+    private List<RunEvent>? _recorded;
+    private int _ended;
+    private bool _clientGone;
+
+    internal RequestExecution(
+        GatewayService service, PreparedRequest prepared, Reservation? reservation, string api, IResponseCache? cache,
+        IUsageSink usage, TimeProvider time, ILogger logger, TimeSpan cacheTtl)
+    {
+        _service = service;
+        Prepared = prepared;
+        _reservation = reservation;
+        Api = api;
+        _cache = prepared.CacheKey is null ? null : cache;
+        _usage = usage;
+        _time = time;
+        _logger = logger;
+        _cacheTtl = cacheTtl;
+        _started = time.GetTimestamp();
+        Outcome = new RunOutcome(prepared.PromptIds.Count * prepared.Request.N);
+        service.Metrics.RequestStarted();
+    }
+
+    public PreparedRequest Prepared { get; }
+
+    public string Api { get; }
+
+    public RunOutcome Outcome { get; }
+
+    /// <summary>Known after the first MoveNextAsync of <see cref="EventsAsync"/>.</summary>
+    public bool CacheHit { get; private set; }
+
+    /// <summary>The client went away before the end: the request is aborted and billed for what was generated.</summary>
+    public void ClientGone() => _clientGone = true;
+
+    /// <summary>
+    /// The events to deliver. Throws <see cref="Api.ApiException"/> before the first event when no worker can
+    /// take the request; errors after that arrive as an event with Index -1.
+    /// </summary>
+    public async IAsyncEnumerable<RunEvent> EventsAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (_cache is not null)
+        {
+            byte[]? cached = null;
+            try
+            {
+                cached = await _cache.GetAsync(Prepared.CacheKey!, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                GatewayService.LogCacheFailed(_logger, ex, Prepared.Id); // a cache outage must not fail requests
+            }
+
+            _service.Metrics.ResponseCache(cached is not null);
+            if (cached is not null && CachedResponse.TryRead(cached, Outcome, out List<RunEvent>? events))
+            {
+                CacheHit = true;
+                foreach (RunEvent e in events)
+                {
+                    yield return e;
+                }
+
+                Outcome.Completed = true;
+                yield break;
+            }
+
+            _recorded = [];
+        }
+
+        WorkerPool pool = _service.Pool;
+        string model = Prepared.Model.Model;
+        await foreach (RunEvent e in RequestRunner.RunAsync(
+            Prepared, (request, ct) => pool.GenerateAsync(model, request, ct), Outcome, cancellationToken).ConfigureAwait(false))
+        {
+            _recorded?.Add(e);
+            yield return e;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _ended, 1) != 0)
+        {
+            return;
+        }
+
+        _service.Metrics.RequestEnded();
+        TimeSpan elapsed = _time.GetElapsedTime(_started);
+        RunOutcome o = Outcome;
+        string status = o.Completed ? "completed" : _clientGone ? "cancelled" : o.Error is not null ? "failed" : "cancelled";
+        FinishReason finish = o.Completed ? o.OverallFinish() : _clientGone ? FinishReason.Abort : FinishReason.Error;
+        if (o.Error is not null)
+        {
+            GatewayService.LogRequestFailed(_logger, Prepared.Id, o.Error);
+        }
+
+        if (_reservation is not null)
+        {
+            try
+            {
+                // A cache hit costs no model tokens; everything else is billed for what the workers did.
+                long actual = CacheHit ? 0 : o.PromptTokens + o.CompletionTokens;
+                await _reservation.CompleteAsync(actual, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                GatewayService.LogReconcileFailed(_logger, ex, Prepared.Id);
+            }
+        }
+
+        string model = Prepared.Model.Model;
+        _service.Metrics.Finished(Api, status, finish.ToString().ToLowerInvariant());
+        if (!CacheHit)
+        {
+            _service.Metrics.Tokens(model, o.PromptTokens, o.CompletionTokens);
+            _service.Metrics.Latencies(model, Prepared.Caller.KeyId, o.TimeToFirstToken, o.QueueTime, elapsed);
+        }
+
+        try
+        {
+            await _usage.WriteAsync(
+                new UsageRecord
+                {
+                    RequestId = Prepared.Id,
+                    KeyId = Prepared.Caller.KeyId,
+                    Tenant = Prepared.Caller.Tenant,
+                    Model = model,
+                    Api = Api,
+                    PromptTokens = o.PromptTokens,
+                    CompletionTokens = o.CompletionTokens,
+                    CachedTokens = o.CachedTokens,
+                    QueueTime = o.QueueTime,
+                    TimeToFirstToken = o.TimeToFirstToken,
+                    Duration = elapsed,
+                    Status = status,
+                    FinishReason = finish.ToString().ToLowerInvariant(),
+                    ResponseCacheHit = CacheHit,
+                    Timestamp = _time.GetUtcNow(),
+                },
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            GatewayService.LogUsageWriteFailed(_logger, ex, Prepared.Id);
+        }
+
+        if (_recorded is not null && o.Completed && o.Error is null && !CacheHit)
+        {
+            try
+            {
+                await _cache!.SetAsync(Prepared.CacheKey!, CachedResponse.Write(_recorded, o), _cacheTtl, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                GatewayService.LogCacheFailed(_logger, ex, Prepared.Id);
+            }
+        }
+    }
+}

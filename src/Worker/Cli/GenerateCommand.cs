@@ -22,6 +22,7 @@ internal static class GenerateCommand
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids (bypasses the tokenizer)" };
         var chat = new Option<bool>("--chat") { Description = "Wrap the prompt as a user message with the model's chat template" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 64 };
+        var minTokens = new Option<int>("--min-tokens") { Description = "Fewest tokens to generate before EOS, a stop id or a stop string may end the text", DefaultValueFactory = _ => 0 };
         var temperature = new Option<float>("--temperature") { Description = "0 = greedy", DefaultValueFactory = _ => 0.7f };
         var topP = new Option<float>("--top-p") { DefaultValueFactory = _ => 1f };
         var topK = new Option<int>("--top-k") { DefaultValueFactory = _ => 0 };
@@ -42,7 +43,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate a completion from a model folder and stream it to stdout")
         {
-            model, prompt, promptIds, chat, maxTokens, temperature, topP, topK, minP, repetition, presence, frequency,
+            model, prompt, promptIds, chat, maxTokens, minTokens, temperature, topP, topK, minP, repetition, presence, frequency,
             seed, logprobs, ignoreEos, json, stop, device, dtype, kvMemory, maxModelLen, chatTemplate,
         };
 
@@ -67,6 +68,7 @@ internal static class GenerateCommand
             var sampling = new SamplingParams
             {
                 MaxTokens = parse.GetValue(maxTokens),
+                MinTokens = parse.GetValue(minTokens),
                 Temperature = parse.GetValue(temperature),
                 TopP = parse.GetValue(topP),
                 TopK = parse.GetValue(topK),

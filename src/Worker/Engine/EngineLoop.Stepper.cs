@@ -17,7 +17,7 @@ public sealed partial class EngineLoop
     {
         private readonly EngineLoop _owner;
         private readonly ForwardBatch _batch;
-        private readonly Sampler _sampler = new();
+        private readonly Sampler _sampler;
         private readonly SampleResult _result = new();
         private readonly List<SampleRequest> _requests = [];
         private readonly List<Sequence> _targets = [];
@@ -29,6 +29,7 @@ public sealed partial class EngineLoop
         public Stepper(EngineLoop owner)
         {
             _owner = owner;
+            _sampler = new Sampler(owner._runtime.EosTokenIds);
             _batch = new ForwardBatch { BlockSize = owner._runtime.Cache.BlockSize };
         }
 
@@ -131,12 +132,14 @@ public sealed partial class EngineLoop
                     : _owner._random.NextDouble();
             }
 
+            // OutputLength counts tokens already generated, recomputed ones included after a preemption.
+            bool belowMinTokens = seq.OutputLength < p.MinTokens;
             if (!p.HasPenalties)
             {
-                return new SampleRequest(p, [], [], u);
+                return new SampleRequest(p, [], [], u, belowMinTokens);
             }
 
-            return new SampleRequest(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength), u);
+            return new SampleRequest(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength), u, belowMinTokens);
         }
 
         private void Accept(Sequence seq, int token)

@@ -36,7 +36,7 @@ public sealed class GenerationStream
         var choices = new ChoiceText[_request.N];
         for (int i = 0; i < choices.Length; i++)
         {
-            choices[i] = new ChoiceText(_tokenizer.CreateDetokenizer(_request.SkipSpecialTokens), _request.StopStrings);
+            choices[i] = new ChoiceText(_tokenizer.CreateDetokenizer(_request.SkipSpecialTokens), _request.StopStrings, _request.Sampling.MinTokens);
         }
 
         bool completed = false;
@@ -91,11 +91,19 @@ public sealed class GenerationStream
         }
     }
 
-    /// <summary>Per-choice detokenizer and stop-string hold-back.</summary>
-    private sealed class ChoiceText(IncrementalDetokenizer detokenizer, IReadOnlyList<string> stops)
+    /// <summary>
+    /// Per-choice detokenizer and stop-string hold-back. Stop strings are matched only once the choice
+    /// has <paramref name="minTokens"/> tokens (vLLM skips the check below min_tokens); text is still held
+    /// back before that, so a stop string that straddles the min_tokens boundary is cut like any other.
+    /// </summary>
+    private sealed class ChoiceText(IncrementalDetokenizer detokenizer, IReadOnlyList<string> stops, int minTokens)
     {
         private readonly int _longestStop = stops.Count == 0 ? 0 : stops.Max(s => s.Length);
         private string _held = string.Empty;
+
+        // Token events seen; the loop never re-sends tokens recomputed after a preemption, so this is the
+        // choice's output length.
+        private int _tokens;
 
         public bool Done { get; private set; }
 
@@ -103,7 +111,13 @@ public sealed class GenerationStream
 
         public GenerationDelta? Accept(EngineEvent e)
         {
-            string text = e.HasToken ? detokenizer.Push(e.TokenId) : string.Empty;
+            string text = string.Empty;
+            if (e.HasToken)
+            {
+                text = detokenizer.Push(e.TokenId);
+                _tokens++;
+            }
+
             bool finishing = e.Finish != FinishReason.None;
             if (finishing)
             {
@@ -111,7 +125,7 @@ public sealed class GenerationStream
             }
 
             string candidate = _held + text;
-            if (_longestStop > 0 && FindStop(candidate, out int at, out string? stop))
+            if (_longestStop > 0 && _tokens >= minTokens && FindStop(candidate, out int at, out string? stop))
             {
                 Done = true;
                 StoppedByString = !finishing;

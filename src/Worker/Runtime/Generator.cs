@@ -19,7 +19,7 @@ public sealed class Generator
     private readonly LlamaModel _model;
     private readonly PagedKvCache _cache;
     private readonly BlockPool _blocks;
-    private readonly Sampler _sampler = new();
+    private readonly Sampler _sampler;
     private readonly SampleResult _sampleResult = new();
     private readonly ForwardBatch _batch;
     private readonly List<GenerationSequence> _sampling = [];
@@ -37,6 +37,7 @@ public sealed class Generator
         _blocks = new BlockPool(cache.NumBlocks);
         _batch = new ForwardBatch { BlockSize = cache.BlockSize };
         _eosTokenIds = eosTokenIds;
+        _sampler = new Sampler(eosTokenIds);
         _random = random;
         MaxBatchedTokens = maxBatchedTokens;
     }
@@ -111,7 +112,7 @@ public sealed class Generator
             {
                 SamplingParams p = seq.Params;
                 double u = p.IsGreedy ? 0 : p.Seed is ulong seed ? SeededUniform.At(seed, seq.OutputTokens.Count) : _random.NextDouble();
-                _requests.Add(new SampleRequest(p, seq.PromptTokens, seq.OutputTokens, u));
+                _requests.Add(new SampleRequest(p, seq.PromptTokens, seq.OutputTokens, u, seq.OutputTokens.Count < p.MinTokens));
             }
 
             if (_requests.Count > 0)

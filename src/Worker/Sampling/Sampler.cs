@@ -7,10 +7,26 @@ namespace Inference.Worker.Sampling;
 /// Batched sampling on the logits' device. Each row follows its own settings; the work done for a
 /// row depends only on that row (never on what else shares the batch), so seeded requests are
 /// batch-invariant. Exactly one device-to-host copy per step. Logprobs are those of the raw model
-/// distribution (log_softmax of the logits before penalties and temperature), as vLLM reports them.
+/// distribution (log_softmax of the logits before penalties, logit_bias, the min_tokens mask and
+/// temperature), as vLLM reports them by default (logprobs_mode "raw_logprobs").
 /// </summary>
 public sealed class Sampler
 {
+    private readonly IReadOnlyList<int> _eosTokenIds;
+
+    /// <summary>A sampler for a model without EOS ids: min_tokens then masks only stop_token_ids.</summary>
+    public Sampler()
+        : this([])
+    {
+    }
+
+    /// <summary>A sampler whose min_tokens rows mask <paramref name="eosTokenIds"/> as well as their stop_token_ids.</summary>
+    public Sampler(IReadOnlyList<int> eosTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(eosTokenIds);
+        _eosTokenIds = eosTokenIds;
+    }
+
     /// <summary>
     /// Samples one token per row of <paramref name="logits"/> [rows, vocab] (float32; not modified)
     /// into <paramref name="result"/>.
@@ -32,6 +48,7 @@ public sealed class Sampler
         bool anyLogprobs = false;
         bool anyPenalty = false;
         bool anyBias = false;
+        bool anyMinTokens = false;
         int sampled = 0;
         for (int i = 0; i < b; i++)
         {
@@ -44,6 +61,7 @@ public sealed class Sampler
 
             anyPenalty |= p.HasPenalties;
             anyBias |= p.LogitBias is { Count: > 0 };
+            anyMinTokens |= rows[i].BelowMinTokens;
             if (!p.IsGreedy)
             {
                 sampled++;
@@ -55,7 +73,7 @@ public sealed class Sampler
         using var noGrad = inference_mode();
 
         Tensor x = logits;
-        if (anyPenalty || anyBias)
+        if (anyPenalty || anyBias || anyMinTokens)
         {
             x = x.clone();
             if (anyPenalty)
@@ -66,6 +84,12 @@ public sealed class Sampler
             if (anyBias)
             {
                 ApplyLogitBias(x, rows);
+            }
+
+            // Last, so no penalty or bias can lift a masked logit back above -inf.
+            if (anyMinTokens)
+            {
+                ApplyMinTokens(x, rows, _eosTokenIds, vocab);
             }
         }
 
@@ -90,6 +114,8 @@ public sealed class Sampler
         }
 
         // One copy: [ids, chosen logprob, top ids, top logprobs] as float32 (ids < 2^24 are exact).
+        // From the raw logits, not x: like logit_bias, the min_tokens mask does not change reported
+        // logprobs, so a masked EOS can still appear among the top alternatives.
         Tensor logprobs = logits.log_softmax(1);
         Tensor chosen = logprobs.gather(1, ids.unsqueeze(1));
         var parts = new List<Tensor> { ids.unsqueeze(1).to(ScalarType.Float32), chosen };
@@ -292,6 +318,61 @@ public sealed class Sampler
             - ((counts > 0).to(ScalarType.Float32) * tensor(presence, ScalarType.Float32, device).unsqueeze(1));
 
         x.index_copy_(0, index, sub);
+    }
+
+    // vLLM's MinTokensLogitsProcessor: rows whose choice is below min_tokens cannot sample EOS (even
+    // under ignore_eos) or a stop_token_id. One long[] of flat [row, token] offsets and one index_fill_
+    // per step with such rows; rows without min_tokens never reach here.
+    internal static void ApplyMinTokens(Tensor x, IReadOnlyList<SampleRequest> rows, IReadOnlyList<int> eosTokenIds, long vocab)
+    {
+        // A config can name an EOS id outside the vocabulary; it can never be sampled, so it is skipped.
+        int eosInVocab = 0;
+        for (int j = 0; j < eosTokenIds.Count; j++)
+        {
+            eosInVocab += (uint)eosTokenIds[j] < (ulong)vocab ? 1 : 0;
+        }
+
+        int count = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].BelowMinTokens)
+            {
+                count += eosInVocab + rows[i].Params.StopTokenIds.Count;
+            }
+        }
+
+        if (count == 0)
+        {
+            return;
+        }
+
+        var offsets = new long[count];
+        int k = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (!rows[i].BelowMinTokens)
+            {
+                continue;
+            }
+
+            long rowStart = i * vocab;
+            for (int j = 0; j < eosTokenIds.Count; j++)
+            {
+                int eos = eosTokenIds[j];
+                if ((uint)eos < (ulong)vocab)
+                {
+                    offsets[k++] = rowStart + eos;
+                }
+            }
+
+            IReadOnlyList<int> stops = rows[i].Params.StopTokenIds;
+            for (int j = 0; j < stops.Count; j++)
+            {
+                offsets[k++] = rowStart + stops[j];
+            }
+        }
+
+        x.view(-1).index_fill_(0, tensor(offsets, ScalarType.Int64, x.device), float.NegativeInfinity);
     }
 
     private static void ApplyLogitBias(Tensor x, IReadOnlyList<SampleRequest> rows)

@@ -43,7 +43,11 @@ public sealed record SamplingParams
 
     public bool IgnoreEos { get; init; }
 
-    /// <summary>EOS and stop token ids cannot end a choice before this many tokens were generated (vLLM's min_tokens).</summary>
+    /// <summary>
+    /// EOS and stop token ids cannot end a choice before this many tokens were generated (vLLM's
+    /// min_tokens): until then their logits are -inf (EOS even with <see cref="IgnoreEos"/>), and stop
+    /// strings are not matched. 0 is off; at most <see cref="MaxTokens"/>.
+    /// </summary>
     public int MinTokens { get; init; }
 
     public bool IsGreedy => Temperature <= 0f;
@@ -88,6 +92,16 @@ public sealed record SamplingParams
         if (MaxTokens < 1)
         {
             throw new InvalidParameterException("max_tokens", $"max_tokens must be >= 1, got {MaxTokens}.");
+        }
+
+        if (MinTokens < 0)
+        {
+            throw new InvalidParameterException("min_tokens", $"min_tokens must be >= 0, got {MinTokens}.");
+        }
+
+        if (MinTokens > MaxTokens)
+        {
+            throw new InvalidParameterException("min_tokens", $"min_tokens must be <= max_tokens ({MaxTokens}), got {MinTokens}.");
         }
 
         if (Logprobs is < 0 or > 20)

@@ -114,6 +114,7 @@ public sealed class GenerateCommandTests : IDisposable
     [Theory]
     [InlineData("--top-p", "0", "top_p")]
     [InlineData("--max-tokens", "100000", "maximum context length")]
+    [InlineData("--min-tokens", "65", "min_tokens")]
     public void Generate_BadParameter_ExitsTwoNamingIt(string option, string value, string expected)
     {
         (int code, _, string stderr) = RunWorker("generate", "--model", _dir, "--prompt", "x", option, value, "--kv-cache-memory", "4MiB");

@@ -6,7 +6,7 @@ using Inference.Worker.Sampling;
 
 namespace Inference.Worker.Tests.Engine;
 
-public sealed class EngineLoopTests : IClassFixture<EngineFixture>
+public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
     private readonly EngineFixture _fixture;

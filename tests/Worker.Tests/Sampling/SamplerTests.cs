@@ -249,4 +249,123 @@ public sealed class SamplerTests
         Assert.Equal("logit_bias", ex.Param);
         Assert.Contains("100", ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0f)]
+    [InlineData(0.8f)]
+    [InlineData(1.5f)]
+    public void Sample_BelowMinTokens_NeverPicksEosOrStopIds(float temperature)
+    {
+        using var scope = NewDisposeScope();
+
+        // EOS (7) and the stop id (9) hold nearly all the mass.
+        float[] raw = new float[Vocab];
+        raw[7] = 20f;
+        raw[9] = 19f;
+        raw[3] = 1f;
+        Tensor logits = tensor(raw).view(1, Vocab);
+        var p = new SamplingParams { Temperature = temperature, TopK = temperature > 1 ? 5 : 0, StopTokenIds = [9], MinTokens = 4 };
+        var sampler = new Sampler([7]);
+        var result = new SampleResult();
+        var random = new Random(13);
+        for (int draw = 0; draw < 200; draw++)
+        {
+            sampler.Sample(logits, [new SampleRequest(p, [], [], random.NextDouble(), BelowMinTokens: true)], result);
+            Assert.NotEqual(7, result.TokenIds[0]);
+            Assert.NotEqual(9, result.TokenIds[0]);
+        }
+
+        // Once min_tokens is reached the row samples from the unmasked distribution again.
+        sampler.Sample(logits, [new SampleRequest(p with { Temperature = 0 }, [], [], 0, BelowMinTokens: false)], result);
+        Assert.Equal(7, result.TokenIds[0]);
+    }
+
+    [Fact]
+    public void Sample_BelowMinTokens_MasksAfterLogitBiasAndPenalties()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = tensor(new float[] { 0f, 5f, 4f, 1f }).view(1, 4);
+        var p = new SamplingParams
+        {
+            Temperature = 0,
+            // Bias and penalty lift EOS (3) far above the rest; the mask is applied after both.
+            LogitBias = new Dictionary<int, float> { [3] = 100 },
+            RepetitionPenalty = 0.5f,
+            MinTokens = 1,
+        };
+        var result = new SampleResult();
+        new Sampler([3]).Sample(logits, [new SampleRequest(p, [3], [], 0, BelowMinTokens: true)], result);
+        Assert.Equal(1, result.TokenIds[0]);
+    }
+
+    [Fact]
+    public void Sample_BelowMinTokens_LogprobsStayRaw()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = RandomLogits(1, 8);
+        float[] lp = logits.log_softmax(1).data<float>().ToArray();
+        int eos = (int)logits.argmax(1).item<long>();
+        var result = new SampleResult();
+        new Sampler([eos]).Sample(
+            logits,
+            [new SampleRequest(new SamplingParams { Temperature = 0, Logprobs = 2, MinTokens = 3 }, [], [], 0, BelowMinTokens: true)],
+            result);
+
+        // The chosen token is the runner-up; its logprob and the alternatives are the raw model's,
+        // so the masked EOS is still reported as the top alternative (as with logit_bias).
+        int token = result.TokenIds[0];
+        Assert.NotEqual(eos, token);
+        Assert.Equal(lp[token], result.Logprobs[0], 5);
+        Assert.Equal(eos, result.TopIds[0]);
+        Assert.Equal(lp[eos], result.TopLogprobs[0], 5);
+        Assert.Equal(token, result.TopIds[1]);
+    }
+
+    [Fact]
+    public void Sample_BatchMixingMinTokensRows_EachRowMatchesSamplingAlone()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = RandomLogits(6, 9);
+        long[] argmax = logits.argmax(1).data<long>().ToArray();
+        var sampler = new Sampler([(int)argmax[0], 2]);
+        SampleRequest[] rows =
+        [
+            new(new SamplingParams { Temperature = 0, MinTokens = 2 }, [], [], 0, BelowMinTokens: true),
+            new(SamplingParams.Greedy, [], [], 0),
+            new(new SamplingParams { Temperature = 0.9f, Seed = 3, StopTokenIds = [(int)argmax[2]], MinTokens = 5 }, [], [], 0.4, BelowMinTokens: true),
+            new(new SamplingParams { Temperature = 0.9f, Seed = 3, StopTokenIds = [(int)argmax[3]] }, [], [], 0.4),
+            new(new SamplingParams { TopK = 10, TopP = 0.8f, StopTokenIds = [(int)argmax[4]], MinTokens = 5, Logprobs = 2 }, [], [], 0.9, BelowMinTokens: true),
+            new(new SamplingParams { Temperature = 0, FrequencyPenalty = 1f, MinTokens = 1 }, [], [(int)argmax[5]], 0, BelowMinTokens: false),
+        ];
+
+        var batched = new SampleResult();
+        sampler.Sample(logits, rows, batched);
+        var alone = new SampleResult();
+        for (int i = 0; i < rows.Length; i++)
+        {
+            sampler.Sample(logits.narrow(0, i, 1), [rows[i]], alone);
+            Assert.Equal(alone.TokenIds[0], batched.TokenIds[i]);
+        }
+
+        Assert.NotEqual(argmax[0], batched.TokenIds[0]);
+        Assert.Equal(argmax[1], batched.TokenIds[1]);
+        Assert.NotEqual(argmax[4], batched.TokenIds[4]);
+    }
+
+    [Theory]
+    [InlineData(-1, 16)]
+    [InlineData(17, 16)]
+    public void Validate_MinTokensOutOfRange_NamesMinTokens(int minTokens, int maxTokens)
+    {
+        var p = new SamplingParams { MinTokens = minTokens, MaxTokens = maxTokens };
+        var ex = Assert.Throws<InvalidParameterException>(() => p.Validate(100));
+        Assert.Equal("min_tokens", ex.Param);
+        Assert.Contains(minTokens.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_MinTokensEqualToMaxTokens_IsAccepted()
+    {
+        new SamplingParams { MinTokens = 16, MaxTokens = 16 }.Validate(100);
+    }
 }

@@ -1,1 +1,106 @@
-return 0;
+using System.CommandLine;
+using Inference.Gateway.Api;
+using Inference.Gateway.Hosting;
+using Inference.Worker.Cli;
+using Inference.Worker.Engine;
+using Inference.Worker.Runtime;
+
+var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };
+var workers = new Option<string[]>("--worker") { Description = "Worker daemon URL, e.g. http://10.0.0.5:9000 (repeatable); replaces the in-process worker" };
+var servedName = new Option<string?>("--served-model-name") { Description = "Model id clients use (default: the folder name)" };
+var host = new Option<string>("--host") { Description = "Address to listen on; beyond loopback, --keys is required", DefaultValueFactory = _ => "127.0.0.1" };
+var port = new Option<int>("--port") { Description = "HTTP port (OpenAI-compatible API)", DefaultValueFactory = _ => 8000 };
+var grpcPort = new Option<int>("--grpc-port") { Description = "Public gRPC port (h2c); -1 disables", DefaultValueFactory = _ => 8001 };
+var keys = new Option<string?>("--keys") { Description = "API key file (JSON, see keys.example.json)" };
+var redis = new Option<string?>("--redis") { Description = "redis-server HOST:PORT shared by gateway replicas (limits, reservations, response cache)" };
+var usageLog = new Option<string>("--usage-log") { Description = "JSON-lines usage records file", DefaultValueFactory = _ => "usage.jsonl" };
+var noCache = new Option<bool>("--no-response-cache") { Description = "Disable the response cache" };
+var cacheTtl = new Option<int>("--cache-ttl-seconds") { Description = "Response cache TTL", DefaultValueFactory = _ => 86400 };
+var cacheBytes = new Option<string>("--cache-memory") { Description = "In-memory response cache size", DefaultValueFactory = _ => "256MiB" };
+var drain = new Option<int>("--drain-timeout-seconds") { Description = "How long in-flight requests may run after SIGTERM", DefaultValueFactory = _ => 30 };
+var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N (in-process worker)", DefaultValueFactory = _ => "cpu" };
+var dtype = new Option<string>("--dtype") { Description = "auto, float32, float16 or bfloat16", DefaultValueFactory = _ => "auto" };
+var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget, e.g. 512MiB" };
+var maxModelLen = new Option<int?>("--max-model-len") { Description = "Longest prompt + output" };
+var maxNumSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences per step", DefaultValueFactory = _ => 256 };
+var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests before 503", DefaultValueFactory = _ => 4096 };
+var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => 4L * 1024 * 1024 };
+
+var root = new RootCommand("Inference gateway: OpenAI-compatible HTTP and gRPC streaming API over one or more workers")
+{
+    model, workers, servedName, host, port, grpcPort, keys, redis, usageLog, noCache, cacheTtl, cacheBytes, drain,
+    device, dtype, kvMemory, maxModelLen, maxNumSeqs, maxQueued, maxBody,
+};
+root.SetAction(async (parse, cancellationToken) =>
+{
+    string[] workerUrls = parse.GetValue(workers) ?? [];
+    string? modelDir = parse.GetValue(model);
+    if (modelDir is null && workerUrls.Length == 0)
+    {
+        modelDir = BundledModelLocator.Find();
+        if (modelDir is null)
+        {
+            Console.Error.WriteLine($"error: no --model or --worker given and the bundled model ({BundledModelLocator.RelativePath}) was not found");
+            return 2;
+        }
+    }
+
+    GatewayOptions options;
+    try
+    {
+        var engine = new EngineOptions();
+        options = new GatewayOptions
+        {
+            LocalWorker = modelDir is null ? null : new WorkerOptions
+            {
+                ModelDir = modelDir,
+                Device = parse.GetValue(device)!,
+                Dtype = parse.GetValue(dtype)!,
+                KvCacheMemory = parse.GetValue(kvMemory),
+                MaxModelLength = parse.GetValue(maxModelLen),
+            },
+            LocalEngine = engine with
+            {
+                Scheduler = engine.Scheduler with
+                {
+                    MaxNumSeqs = parse.GetValue(maxNumSeqs),
+                    MaxQueuedRequests = parse.GetValue(maxQueued),
+                },
+            },
+            ServedModelName = parse.GetValue(servedName),
+            Workers = workerUrls,
+            Host = parse.GetValue(host)!,
+            HttpPort = parse.GetValue(port),
+            GrpcPort = parse.GetValue(grpcPort),
+            KeysFile = parse.GetValue(keys),
+            Redis = parse.GetValue(redis),
+            UsageLog = parse.GetValue(usageLog),
+            ResponseCache = !parse.GetValue(noCache),
+            ResponseCacheTtl = TimeSpan.FromSeconds(parse.GetValue(cacheTtl)),
+            ResponseCacheBytes = ByteSize.Parse(parse.GetValue(cacheBytes)!, "--cache-memory"),
+            DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
+            Limits = new ApiLimits { MaxBodyBytes = parse.GetValue(maxBody) },
+        };
+        options.Validate();
+        options.LocalEngine.Scheduler.Validate();
+    }
+    catch (ArgumentException ex)
+    {
+        Console.Error.WriteLine($"error: {ex.Message}");
+        return 2;
+    }
+
+    try
+    {
+        await using GatewayHost gateway = await GatewayHost.StartAsync(options, progress: new ConsoleLoadProgress(), cancellationToken: cancellationToken);
+        Console.WriteLine($"listening on {gateway.HttpAddress} (OpenAI HTTP){(gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");
+        await gateway.WaitForShutdownAsync(CancellationToken.None);
+        return 0;
+    }
+    catch (Exception ex) when (ex is Inference.Worker.Loading.ModelLoadException or Inference.Gateway.Keys.KeyFileException or IOException or ArgumentException)
+    {
+        Console.Error.WriteLine($"error: {ex.Message}");
+        return 1;
+    }
+});
+return await root.Parse(args).InvokeAsync();

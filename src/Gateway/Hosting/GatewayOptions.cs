@@ -49,9 +49,10 @@ public sealed record GatewayOptions
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
 
     /// <summary>Throws ArgumentException naming the setting.</summary>
-    public void Validate()
+    /// <param name="workersSupplied">True when the caller hands the gateway its workers (tests, the platform).</param>
+    public void Validate(bool workersSupplied = false)
     {
-        if (LocalWorker is null && Workers.Count == 0)
+        if (LocalWorker is null && Workers.Count == 0 && !workersSupplied)
         {
             throw new ArgumentException("give --model DIR (in-process worker) or at least one --worker URL.", nameof(Workers));
         }

@@ -359,7 +359,7 @@ public sealed partial class GatewayService
             decision.Message)
         {
             RetryAfter = decision.RetryAfter,
-            Headers = decision.Headers.ToDictionary(),
+            Headers = decision.Headers.ToHeaders().ToDictionary(),
         };
     }
 

@@ -1,0 +1,504 @@
+using System.Net;
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using Inference.Gateway.Api;
+using Inference.Gateway.Serving;
+using Inference.Scheduler;
+using Inference.Worker.Serving;
+using Microsoft.AspNetCore.Builder;
+
+namespace Inference.Gateway.Grpc;
+
+/// <summary>
+/// The public gRPC API (inference.proto). Requests are translated to the HTTP API's JSON and parsed by the
+/// same <see cref="RequestParser"/>, so parameters, validation and messages are identical on both doors.
+/// </summary>
+public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
+{
+    private readonly GatewayService _service;
+
+    public InferenceGrpcService(GatewayService service)
+    {
+        _service = service;
+    }
+
+    public static void Map(WebApplication app, GatewayService service, bool enabled)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (enabled)
+        {
+            app.MapGrpcService<InferenceGrpcService>();
+        }
+    }
+
+    public override async Task Complete(CompleteRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        byte[] json = Json(w =>
+        {
+            w.WriteString("model", request.Model);
+            switch (request.PromptCase)
+            {
+                case CompleteRequest.PromptOneofCase.Text:
+                    w.WriteString("prompt", request.Text);
+                    break;
+                case CompleteRequest.PromptOneofCase.TokenIds:
+                    w.WriteStartArray("prompt");
+                    foreach (int id in request.TokenIds.Ids)
+                    {
+                        w.WriteNumberValue(id);
+                    }
+
+                    w.WriteEndArray();
+                    break;
+            }
+
+            if (request.Echo)
+            {
+                w.WriteBoolean("echo", true);
+            }
+
+            WriteSampling(w, request.Sampling, completions: true);
+        });
+        await GenerateAsync(json, ApiKind.Completion, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
+    }
+
+    public override async Task Chat(ChatRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        byte[] json = Json(w =>
+        {
+            w.WriteString("model", request.Model);
+            WriteMessages(w, request.Messages);
+            if (request.HasAddGenerationPrompt)
+            {
+                w.WriteBoolean("add_generation_prompt", request.AddGenerationPrompt);
+            }
+
+            WriteSampling(w, request.Sampling, completions: false);
+        });
+        await GenerateAsync(json, ApiKind.Chat, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
+    }
+
+    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await Guard(() => _service.AuthenticateAsync(Bearer(context), context.CancellationToken).AsTask()).ConfigureAwait(false);
+        var response = new ListModelsResponse();
+        foreach (WorkerInfo info in _service.Pool.Models)
+        {
+            response.Models.Add(new Model { Id = info.Model, Created = info.Created, OwnedBy = "inference", MaxModelLen = info.MaxModelLength });
+        }
+
+        return response;
+    }
+
+    public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        return await Guard(async () =>
+        {
+            await _service.AuthenticateAsync(Bearer(context), context.CancellationToken).ConfigureAwait(false);
+            if (request.Model.Length == 0)
+            {
+                throw ApiException.Missing("model");
+            }
+
+            WorkerInfo info = _service.FindModel(request.Model);
+            Workers.IWorker worker = _service.Pool.PickForTokenize(request.Model)
+                ?? throw ApiException.Unavailable($"No ready worker serves model '{request.Model}'.", TimeSpan.FromSeconds(2));
+            int[] ids;
+            try
+            {
+                if (request.Messages.Count > 0)
+                {
+                    InferenceRequest chat = RequestParser.ParseChat(Json(w =>
+                    {
+                        w.WriteString("model", request.Model);
+                        WriteMessages(w, request.Messages);
+                    }), _service.Options.Limits);
+                    ids = await worker.ApplyChatTemplateAsync(chat.Messages, !request.HasAddGenerationPrompt || request.AddGenerationPrompt, context.CancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    ids = await worker.TokenizeAsync(request.Text, !request.HasAddSpecialTokens || request.AddSpecialTokens, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (WorkerException ex)
+            {
+                throw RequestRunner.ToApiException(ex);
+            }
+
+            var response = new TokenizeResponse { Count = ids.Length, MaxModelLen = info.MaxModelLength };
+            response.Ids.Add(ids);
+            return response;
+        }).ConfigureAwait(false);
+    }
+
+    private async Task GenerateAsync(byte[] json, ApiKind kind, bool noCache, IServerStreamWriter<CompletionChunk> stream, ServerCallContext context)
+    {
+        CancellationToken cancelled = context.CancellationToken;
+        (PreparedRequest prepared, Quotas.Reservation? reservation) = await Guard(async () =>
+        {
+            CallerContext caller = await _service.AuthenticateAsync(Bearer(context), cancelled).ConfigureAwait(false);
+            InferenceRequest request = kind == ApiKind.Chat
+                ? RequestParser.ParseChat(json, _service.Options.Limits)
+                : RequestParser.ParseCompletion(json, _service.Options.Limits);
+            PreparedRequest p = await _service.PrepareAsync(caller, request, cancelled).ConfigureAwait(false);
+            Quotas.Reservation? r = await _service.AdmitAsync(p, cancelled).ConfigureAwait(false);
+            return (p, r);
+        }).ConfigureAwait(false);
+
+        await using RequestExecution execution = _service.Execute(prepared, reservation, kind == ApiKind.Chat ? "grpc_chat" : "grpc_completions", !noCache);
+        try
+        {
+            bool first = true;
+            await foreach (RunEvent e in execution.EventsAsync(cancelled).ConfigureAwait(false))
+            {
+                if (first)
+                {
+                    first = false;
+                    await context.WriteResponseHeadersAsync(new Metadata
+                    {
+                        { "x-request-id", prepared.Id },
+                        { "x-cache", execution.CacheHit ? "hit" : "miss" },
+                    }).ConfigureAwait(false);
+                }
+
+                if (e.Index < 0)
+                {
+                    if (e.Event.Error is not null)
+                    {
+                        throw new RpcException(new global::Grpc.Core.Status(StatusCode.Internal, e.Event.Error));
+                    }
+
+                    continue;
+                }
+
+                if (e.Event.Text.Length == 0 && e.Event.TokenId < 0 && e.Event.Finish == FinishReason.None)
+                {
+                    continue;
+                }
+
+                await stream.WriteAsync(Chunk(prepared, execution, e), cancelled).ConfigureAwait(false);
+            }
+
+            RunOutcome o = execution.Outcome;
+            var last = new CompletionChunk
+            {
+                Id = prepared.Id,
+                Model = prepared.Model.Model,
+                Created = prepared.Created,
+                CacheHit = execution.CacheHit,
+                Usage = new Usage
+                {
+                    PromptTokens = o.PromptTokens,
+                    CompletionTokens = o.CompletionTokens,
+                    TotalTokens = o.PromptTokens + o.CompletionTokens,
+                    CachedTokens = o.CachedTokens,
+                    QueueTimeSeconds = o.QueueTime.TotalSeconds,
+                    TimeToFirstTokenSeconds = o.TimeToFirstToken?.TotalSeconds ?? 0,
+                },
+            };
+            await stream.WriteAsync(last, cancelled).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            throw ToRpc(ex); // refused before the first event (no worker could take it)
+        }
+        catch (OperationCanceledException) when (cancelled.IsCancellationRequested)
+        {
+            execution.ClientGone();
+            throw new RpcException(new global::Grpc.Core.Status(StatusCode.Cancelled, "the client cancelled the call"));
+        }
+        catch (InvalidOperationException) when (cancelled.IsCancellationRequested)
+        {
+            execution.ClientGone(); // writing to a call the client already ended
+        }
+    }
+
+    private static CompletionChunk Chunk(PreparedRequest prepared, RequestExecution execution, RunEvent e)
+    {
+        ServedEvent ev = e.Event;
+        var delta = new ChoiceDelta
+        {
+            Index = e.Index,
+            Text = ev.Text,
+            FinishReason = ev.Finish switch
+            {
+                FinishReason.Stop => global::Inference.Gateway.Grpc.FinishReason.Stop,
+                FinishReason.Length => global::Inference.Gateway.Grpc.FinishReason.Length,
+                _ => global::Inference.Gateway.Grpc.FinishReason.Unspecified,
+            },
+            StopString = ev.StopString ?? string.Empty,
+        };
+        if (ev.TokenId >= 0)
+        {
+            delta.TokenIds.Add(ev.TokenId);
+        }
+
+        if (ev.Sampled is { } s)
+        {
+            var lp = new TokenLogprob { TokenId = s.TokenId, Token = s.Text, Bytes = ByteString.CopyFrom(s.Bytes), Logprob = s.Logprob };
+            if (ev.TopLogprobs is { } top)
+            {
+                foreach (ServedToken t in top)
+                {
+                    lp.TopLogprobs.Add(new TopLogprob { TokenId = t.TokenId, Token = t.Text, Bytes = ByteString.CopyFrom(t.Bytes), Logprob = t.Logprob });
+                }
+            }
+
+            delta.Logprobs.Add(lp);
+        }
+
+        var chunk = new CompletionChunk { Id = prepared.Id, Model = prepared.Model.Model, Created = prepared.Created, CacheHit = execution.CacheHit };
+        chunk.Choices.Add(delta);
+        return chunk;
+    }
+
+    private async Task<T> Guard<T>(Func<Task<T>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            _service.Metrics.Rejected((int)ex.Status);
+            throw ToRpc(ex);
+        }
+        catch (WorkerException ex)
+        {
+            throw ToRpc(RequestRunner.ToApiException(ex));
+        }
+    }
+
+    private Task Guard(Func<Task> body) => Guard(async () =>
+    {
+        await body().ConfigureAwait(false);
+        return 0;
+    });
+
+    /// <summary>Maps an HTTP-shaped refusal to a gRPC status, with RetryInfo and the rate-limit headers as trailers.</summary>
+    public static RpcException ToRpc(ApiException ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        StatusCode code = ex.Status switch
+        {
+            HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnsupportedMediaType => StatusCode.InvalidArgument,
+            HttpStatusCode.Unauthorized => StatusCode.Unauthenticated,
+            HttpStatusCode.Forbidden => StatusCode.PermissionDenied,
+            HttpStatusCode.NotFound => StatusCode.NotFound,
+            HttpStatusCode.TooManyRequests => StatusCode.ResourceExhausted,
+            HttpStatusCode.ServiceUnavailable => StatusCode.Unavailable,
+            _ => StatusCode.Internal,
+        };
+        string message = ex.Param is null ? ex.Message : $"{ex.Message} (param: {ex.Param})";
+        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
+        if (ex.Param is not null)
+        {
+            var bad = new BadRequest();
+            bad.FieldViolations.Add(new BadRequest.Types.FieldViolation { Field = ex.Param, Description = ex.Message });
+            status.Details.Add(Any.Pack(bad));
+        }
+
+        if (ex.RetryAfter is { } retry)
+        {
+            status.Details.Add(Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(retry) }));
+        }
+
+        RpcException rpc = status.ToRpcException();
+        if (ex.Code is not null)
+        {
+            rpc.Trailers.Add("error-code", ex.Code);
+        }
+
+        if (ex.RetryAfter is { } after)
+        {
+            rpc.Trailers.Add("retry-after", Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (ex.Headers is not null)
+        {
+            foreach ((string name, string value) in ex.Headers)
+            {
+                rpc.Trailers.Add(name, value);
+            }
+        }
+
+        return rpc;
+    }
+
+    private static string? Bearer(ServerCallContext context)
+    {
+        string? header = context.RequestHeaders.GetValue("authorization");
+        if (header is null)
+        {
+            return null;
+        }
+
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : string.Empty;
+    }
+
+    private static byte[] Json(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            write(w);
+            w.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static void WriteMessages(Utf8JsonWriter w, IEnumerable<ChatMessage> messages)
+    {
+        w.WriteStartArray("messages");
+        foreach (ChatMessage m in messages)
+        {
+            w.WriteStartObject();
+            w.WriteString("role", m.Role);
+            w.WriteString("content", m.Content);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static void WriteSampling(Utf8JsonWriter w, SamplingOptions? s, bool completions)
+    {
+        if (s is null)
+        {
+            return;
+        }
+
+        if (s.HasMaxTokens)
+        {
+            w.WriteNumber("max_tokens", s.MaxTokens);
+        }
+
+        if (s.HasTemperature)
+        {
+            w.WriteNumber("temperature", s.Temperature);
+        }
+
+        if (s.HasTopP)
+        {
+            w.WriteNumber("top_p", s.TopP);
+        }
+
+        if (s.HasTopK)
+        {
+            w.WriteNumber("top_k", s.TopK);
+        }
+
+        if (s.HasMinP)
+        {
+            w.WriteNumber("min_p", s.MinP);
+        }
+
+        if (s.HasPresencePenalty)
+        {
+            w.WriteNumber("presence_penalty", s.PresencePenalty);
+        }
+
+        if (s.HasFrequencyPenalty)
+        {
+            w.WriteNumber("frequency_penalty", s.FrequencyPenalty);
+        }
+
+        if (s.HasRepetitionPenalty)
+        {
+            w.WriteNumber("repetition_penalty", s.RepetitionPenalty);
+        }
+
+        if (s.LogitBias.Count > 0)
+        {
+            w.WriteStartObject("logit_bias");
+            foreach ((int id, float bias) in s.LogitBias)
+            {
+                w.WriteNumber(id.ToString(System.Globalization.CultureInfo.InvariantCulture), bias);
+            }
+
+            w.WriteEndObject();
+        }
+
+        if (s.HasSeed)
+        {
+            w.WriteNumber("seed", s.Seed);
+        }
+
+        if (s.HasN)
+        {
+            w.WriteNumber("n", s.N);
+        }
+
+        if (s.Stop.Count > 0)
+        {
+            w.WriteStartArray("stop");
+            foreach (string stop in s.Stop)
+            {
+                w.WriteStringValue(stop);
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (s.StopTokenIds.Count > 0)
+        {
+            w.WriteStartArray("stop_token_ids");
+            foreach (int id in s.StopTokenIds)
+            {
+                w.WriteNumberValue(id);
+            }
+
+            w.WriteEndArray();
+        }
+
+        if (s.IgnoreEos)
+        {
+            w.WriteBoolean("ignore_eos", true);
+        }
+
+        if (s.HasMinTokens)
+        {
+            w.WriteNumber("min_tokens", s.MinTokens);
+        }
+
+        if (s.Priority != 0)
+        {
+            w.WriteNumber("priority", s.Priority);
+        }
+
+        if (s.HasLogprobs)
+        {
+            if (completions)
+            {
+                w.WriteNumber("logprobs", s.Logprobs);
+            }
+            else
+            {
+                w.WriteBoolean("logprobs", true);
+                w.WriteNumber("top_logprobs", s.Logprobs);
+            }
+        }
+
+        if (s.User.Length > 0)
+        {
+            w.WriteString("user", s.User);
+        }
+
+        if (s.HasSkipSpecialTokens)
+        {
+            w.WriteBoolean("skip_special_tokens", s.SkipSpecialTokens);
+        }
+    }
+}

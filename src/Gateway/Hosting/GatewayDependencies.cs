@@ -1,0 +1,28 @@
+using Inference.Gateway.Caching;
+using Inference.Gateway.Keys;
+using Inference.Gateway.Metering;
+using Inference.Gateway.Quotas;
+using Inference.Gateway.Workers;
+
+namespace Inference.Gateway.Hosting;
+
+/// <summary>
+/// Replaceable parts of a gateway: the platform supplies its key store, limits source and usage sink;
+/// tests supply workers or a shared quota store. Anything left null is built from <see cref="GatewayOptions"/>.
+/// </summary>
+public sealed record GatewayDependencies
+{
+    public IReadOnlyList<IWorker>? Workers { get; init; }
+
+    public IKeyStore? Keys { get; init; }
+
+    public ILimitsSource? Limits { get; init; }
+
+    public IQuotaStore? QuotaStore { get; init; }
+
+    public IResponseCache? ResponseCache { get; init; }
+
+    public IUsageSink? UsageSink { get; init; }
+
+    public TimeProvider? Time { get; init; }
+}

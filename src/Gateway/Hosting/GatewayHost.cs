@@ -1,0 +1,225 @@
+using System.Net;
+using Inference.Gateway.Caching;
+using Inference.Gateway.Http;
+using Inference.Gateway.Keys;
+using Inference.Gateway.Metering;
+using Inference.Gateway.Metrics;
+using Inference.Gateway.Quotas;
+using Inference.Gateway.Serving;
+using Inference.Gateway.Workers;
+using Inference.Worker.Serving;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Inference.Gateway.Hosting;
+
+/// <summary>
+/// A running gateway: Kestrel with the OpenAI HTTP API on one port and the public gRPC API (h2c) on
+/// another, over a worker pool (in-process worker or worker daemons). Stopping it drains: readiness goes
+/// false at once, new requests get 503, in-flight requests get up to DrainTimeout to finish.
+/// </summary>
+public sealed partial class GatewayHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenOptions _http;
+    private readonly ListenOptions? _grpc;
+    private readonly ConnectionMultiplexer? _redis;
+    private readonly IAsyncDisposable? _ownedSink;
+
+    private GatewayHost(WebApplication app, GatewayService service, ListenOptions http, ListenOptions? grpc, ConnectionMultiplexer? redis, IAsyncDisposable? ownedSink)
+    {
+        _app = app;
+        Service = service;
+        _http = http;
+        _grpc = grpc;
+        _redis = redis;
+        _ownedSink = ownedSink;
+    }
+
+    public GatewayService Service { get; }
+
+    /// <summary>The HTTP base address (actual port when 0 was asked for).</summary>
+    public Uri HttpAddress => new($"http://{Format(_http.IPEndPoint!)}");
+
+    /// <summary>The public gRPC address, or null when disabled.</summary>
+    public Uri? GrpcAddress => _grpc is null ? null : new($"http://{Format(_grpc.IPEndPoint!)}");
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<GatewayHost> StartAsync(
+        GatewayOptions options, GatewayDependencies? dependencies = null, Action<ILoggingBuilder>? logging = null,
+        IProgress<Worker.Loading.LoadProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        dependencies ??= new GatewayDependencies();
+        options.Validate(dependencies.Workers is not null);
+        TimeProvider time = dependencies.Time ?? TimeProvider.System;
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        if (logging is null)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        }
+        else
+        {
+            logging(builder.Logging);
+        }
+
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
+        builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);
+        ListenOptions? http = null;
+        ListenOptions? grpc = null;
+        IPAddress address = options.Host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            _ => IPAddress.Parse(options.Host.Trim('[', ']')),
+        };
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null; // RequestBody enforces the limit with an OpenAI error
+            k.AddServerHeader = false;
+            k.Listen(address, options.HttpPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http1AndHttp2;
+                http = l;
+            });
+            if (options.GrpcPort >= 0)
+            {
+                k.Listen(address, options.GrpcPort, l =>
+                {
+                    l.Protocols = HttpProtocols.Http2;
+                    grpc = l;
+                });
+            }
+        });
+
+        // Parts: workers, keys, limits, quotas, cache, usage.
+        ConnectionMultiplexer? redis = null;
+        if (options.Redis is not null && (dependencies.QuotaStore is null || dependencies.ResponseCache is null))
+        {
+            redis = await ConnectionMultiplexer.ConnectAsync(options.Redis).ConfigureAwait(false);
+        }
+
+        IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress);
+        var pool = new WorkerPool(workers, new WorkerPoolOptions(), time);
+        FileKeyStore? fileKeys = options.KeysFile is null ? null : FileKeyStore.Load(options.KeysFile);
+        IKeyStore keys = dependencies.Keys ?? (IKeyStore?)fileKeys ?? FileKeyStore.Empty;
+        ILimitsSource limits = dependencies.Limits ?? (ILimitsSource?)fileKeys ?? FileKeyStore.Empty;
+        IQuotaStore quotaStore = dependencies.QuotaStore
+            ?? (redis is not null ? new RedisQuotaStore(redis) : new MemoryQuotaStore(time));
+        IResponseCache? cache = dependencies.ResponseCache
+            ?? (!options.ResponseCache ? null
+                : redis is not null ? new RedisResponseCache(redis, "inference:") : new MemoryResponseCache(options.ResponseCacheBytes, time));
+        IAsyncDisposable? ownedSink = null;
+        IUsageSink usage = dependencies.UsageSink ?? CreateSink(options, out ownedSink);
+        var metrics = new GatewayMetrics(() => pool.Workers);
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(pool);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(sp => new GatewayService(
+            options, pool, keys, limits, new QuotaManager(quotaStore, time), cache, usage, metrics, time,
+            sp.GetRequiredService<ILogger<GatewayService>>()));
+
+        WebApplication app = builder.Build();
+        GatewayService service = app.Services.GetRequiredService<GatewayService>();
+        ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inference.Gateway");
+        OpenAIEndpoints.Map(app, service);
+        InferenceGrpcService.Map(app, service, options.GrpcPort >= 0);
+        IHostApplicationLifetime lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            service.StartDraining();
+            LogDraining(log, options.DrainTimeout.TotalSeconds);
+        });
+
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink);
+        LogStarted(log, host.HttpAddress, host.GrpcAddress?.ToString() ?? "off", string.Join(", ", workers.Select(w => w.Id)),
+            service.IsOpen ? "open (no keys; loopback only)" : $"{keys.Count} keys", options.Redis is null ? "memory" : "redis",
+            cache is null ? "off" : $"on, ttl {options.ResponseCacheTtl}");
+        if (service.IsOpen)
+        {
+            LogOpen(log);
+        }
+
+        return host;
+    }
+
+    private static List<IWorker> CreateWorkers(GatewayOptions options, IProgress<Worker.Loading.LoadProgress>? progress)
+    {
+        if (options.LocalWorker is { } local)
+        {
+            WorkerHost host = WorkerHost.Start(local, options.LocalEngine, options.ServedModelName, progress);
+            return [new LocalWorker(host)];
+        }
+
+        return options.Workers.Select(url => (IWorker)new GrpcWorker(new Uri(url))).ToList();
+    }
+
+    private static IUsageSink CreateSink(GatewayOptions options, out IAsyncDisposable? owned)
+    {
+        owned = null;
+        if (options.UsageLog is null)
+        {
+            return NullUsageSink.Instance;
+        }
+
+        var sink = new JsonLinesUsageSink(options.UsageLog);
+        owned = sink;
+        return sink;
+    }
+
+    /// <summary>Drains and stops: readiness false, new requests 503, in-flight ones finish within the drain timeout.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        Service.StartDraining();
+        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Blocks until the host stops (SIGTERM / Ctrl+C).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        Service.StartDraining();
+        try
+        {
+            await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+            await Service.Pool.DisposeAsync().ConfigureAwait(false);
+            if (_ownedSink is not null)
+            {
+                await _ownedSink.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (_redis is not null)
+            {
+                await _redis.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static string Format(IPEndPoint endpoint) =>
+        endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : $"{endpoint.Address}:{endpoint.Port}";
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Gateway listening: HTTP {Http}, gRPC {Grpc}; workers: {Workers}; auth: {Auth}; limits: {Limits}; response cache: {Cache}")]
+    private static partial void LogStarted(ILogger logger, Uri http, string grpc, string workers, string auth, string limits, string cache);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "No API keys configured: the gateway is open to any local caller (loopback only). Give --keys FILE to require keys.")]
+    private static partial void LogOpen(ILogger logger);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Draining: not ready, refusing new requests; in-flight requests have {Seconds} s")]
+    private static partial void LogDraining(ILogger logger, double seconds);
+}

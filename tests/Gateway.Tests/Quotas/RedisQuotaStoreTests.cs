@@ -1,3 +1,4 @@
+using Inference.Gateway.Keys;
 using Inference.Gateway.Quotas;
 using Inference.Gateway.Tests.Infrastructure;
 
@@ -17,8 +18,8 @@ public sealed class RedisQuotaStoreTests(RedisServerFixture redis) : QuotaStoreC
     public async Task AdmitAsync_Admitted_EveryKeyHasExpiry()
     {
         var quotas = new QuotaManager(await CreateStoreAsync(), Time);
-        var limits = new Keys.Limits(60, 1000, 2, 1000, 1000);
-        var key = new Keys.ApiKey("aaaaaaaaaaaaaaaa", "sk-…", "acme", Keys.Tier.Basic);
+        var limits = new Limits(60, 1000, 2, 1000, 1000);
+        var key = new ApiKey("aaaaaaaaaaaaaaaa", "sk-…", "acme", Tier.Basic);
 
         var decision = await quotas.AdmitAsync(key, limits, limits, 10, default).Within();
 

@@ -11,14 +11,19 @@ public sealed class RedisResponseCacheTests(RedisServerFixture redis) : Response
 
     protected override IResponseCache Cache => _cache ??= new RedisResponseCache(redis.Connection, _prefix);
 
-    protected override TimeSpan ShortTtl => TimeSpan.FromMilliseconds(200);
+    protected override TimeSpan ShortTtl => TimeSpan.FromMilliseconds(500);
 
     protected override async Task LetExpireAsync(string key)
     {
         // Redis expires by its own clock; the TTL must be set, then the key must go.
+        // On a loaded machine the key may already be gone; if not, it must carry the short TTL.
         var ttl = await redis.Connection.GetDatabase().KeyTimeToLiveAsync(_prefix + key);
-        Assert.NotNull(ttl);
-        Assert.True(ttl <= ShortTtl);
+        if (ttl is not null || await redis.Connection.GetDatabase().KeyExistsAsync(_prefix + key))
+        {
+            Assert.NotNull(ttl);
+            Assert.True(ttl <= ShortTtl);
+        }
+
         while (await redis.Connection.GetDatabase().KeyExistsAsync(_prefix + key))
         {
             await Task.Delay(20);

@@ -110,14 +110,15 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
         IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress);
         var pool = new WorkerPool(workers, new WorkerPoolOptions(), time);
-        FileKeyStore? fileKeys = options.KeysFile is null ? null : FileKeyStore.Load(options.KeysFile);
-        IKeyStore keys = dependencies.Keys ?? (IKeyStore?)fileKeys ?? FileKeyStore.Empty;
-        ILimitsSource limits = dependencies.Limits ?? (ILimitsSource?)fileKeys ?? FileKeyStore.Empty;
+        FileKeyStore? fileKeys = options.KeysFile is null ? null : FileKeyStore.Load(options.KeysFile, time);
+        fileKeys ??= FileKeyStore.Parse("""{"keys":[]}""", "(no key file)", time);
+        IKeyStore keys = dependencies.Keys ?? new CachingKeyStore(fileKeys, time, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
+        ILimitsSource limits = dependencies.Limits ?? fileKeys;
         IQuotaStore quotaStore = dependencies.QuotaStore
-            ?? (redis is not null ? new RedisQuotaStore(redis) : new MemoryQuotaStore(time));
+            ?? (redis is not null ? new RedisQuotaStore(redis, "inference:quota") : new MemoryQuotaStore(time));
         IResponseCache? cache = dependencies.ResponseCache
             ?? (!options.ResponseCache ? null
-                : redis is not null ? new RedisResponseCache(redis, "inference:") : new MemoryResponseCache(options.ResponseCacheBytes, time));
+                : redis is not null ? new RedisResponseCache(redis, "inference:cache:") : new MemoryResponseCache(options.ResponseCacheBytes, time));
         IAsyncDisposable? ownedSink = null;
         IUsageSink usage = dependencies.UsageSink ?? CreateSink(options, out ownedSink);
         var metrics = new GatewayMetrics(() => pool.Workers);

@@ -112,7 +112,7 @@ public sealed class RequestExecution : IAsyncDisposable
         _service.Metrics.RequestEnded();
         TimeSpan elapsed = _time.GetElapsedTime(_started);
         RunOutcome o = Outcome;
-        string status = o.Completed ? "completed" : _clientGone ? "cancelled" : o.Error is not null ? "failed" : "cancelled";
+        UsageStatus status = o.Completed ? UsageStatus.Completed : _clientGone ? UsageStatus.Cancelled : o.Error is not null ? UsageStatus.Failed : UsageStatus.Cancelled;
         FinishReason finish = o.Completed ? o.OverallFinish() : _clientGone ? FinishReason.Abort : FinishReason.Error;
         if (o.Error is not null)
         {
@@ -134,7 +134,7 @@ public sealed class RequestExecution : IAsyncDisposable
         }
 
         string model = Prepared.Model.Model;
-        _service.Metrics.Finished(Api, status, finish.ToString().ToLowerInvariant());
+        _service.Metrics.Finished(Api, status.ToString().ToLowerInvariant(), finish.ToString().ToLowerInvariant());
         if (!CacheHit)
         {
             _service.Metrics.Tokens(model, o.PromptTokens, o.CompletionTokens);
@@ -144,24 +144,22 @@ public sealed class RequestExecution : IAsyncDisposable
         try
         {
             await _usage.WriteAsync(
-                new UsageRecord
-                {
-                    RequestId = Prepared.Id,
-                    KeyId = Prepared.Caller.KeyId,
-                    Tenant = Prepared.Caller.Tenant,
-                    Model = model,
-                    Api = Api,
-                    PromptTokens = o.PromptTokens,
-                    CompletionTokens = o.CompletionTokens,
-                    CachedTokens = o.CachedTokens,
-                    QueueTime = o.QueueTime,
-                    TimeToFirstToken = o.TimeToFirstToken,
-                    Duration = elapsed,
-                    Status = status,
-                    FinishReason = finish.ToString().ToLowerInvariant(),
-                    ResponseCacheHit = CacheHit,
-                    Timestamp = _time.GetUtcNow(),
-                },
+                new UsageRecord(
+                    RequestId: Prepared.Id,
+                    KeyId: Prepared.Caller.KeyId,
+                    Tenant: Prepared.Caller.Tenant,
+                    Model: model,
+                    PromptTokens: o.PromptTokens,
+                    CompletionTokens: o.CompletionTokens,
+                    CachedTokens: o.CachedTokens,
+                    QueueTime: o.QueueTime,
+                    TimeToFirstToken: o.TimeToFirstToken,
+                    Duration: elapsed,
+                    Status: status,
+                    FinishReason: finish.ToString().ToLowerInvariant(),
+                    Api: Api,
+                    ResponseCacheHit: CacheHit,
+                    Timestamp: _time.GetUtcNow()),
                 CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)

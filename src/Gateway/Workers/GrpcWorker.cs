@@ -230,9 +230,9 @@ public sealed class GrpcWorker : IWorker
             {
                 reason = $"no load report for {_options.StaleAfter.TotalSeconds:0.#} s";
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (stop.IsCancellationRequested && ex is OperationCanceledException or RpcException)
             {
-                return;
+                return; // disposed
             }
 
             await MarkLostAsync(reason).ConfigureAwait(false);

@@ -4,6 +4,17 @@ using Inference.Worker.Cli;
 var root = new RootCommand("Inference worker: runs Llama-family models on TorchSharp with a paged KV cache")
 {
     GenerateCommand.Create(),
+    ServeCommand.Create(),
     CreateRandomModelCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+ParseResult parse = root.Parse(args);
+
+// `serve` handles SIGTERM/SIGINT itself (a drain may take --drain-timeout); System.CommandLine would force
+// the process down 2 s after the signal.
+var invocation = new InvocationConfiguration();
+if (parse.CommandResult.Command.Name == ServeCommand.Name)
+{
+    invocation.ProcessTerminationTimeout = null;
+}
+
+return await parse.InvokeAsync(invocation);

@@ -7,6 +7,7 @@ using Grpc.Core;
 using Inference.Gateway.Api;
 using Inference.Gateway.Serving;
 using Inference.Scheduler;
+using SchedulerFinish = Inference.Scheduler.FinishReason;
 using Inference.Worker.Serving;
 using Microsoft.AspNetCore.Builder;
 
@@ -181,7 +182,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
                     continue;
                 }
 
-                if (e.Event.Text.Length == 0 && e.Event.TokenId < 0 && e.Event.Finish == FinishReason.None)
+                if (e.Event.Text.Length == 0 && e.Event.TokenId < 0 && e.Event.Finish == SchedulerFinish.None)
                 {
                     continue;
                 }
@@ -232,8 +233,8 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
             Text = ev.Text,
             FinishReason = ev.Finish switch
             {
-                FinishReason.Stop => global::Inference.Gateway.Grpc.FinishReason.Stop,
-                FinishReason.Length => global::Inference.Gateway.Grpc.FinishReason.Length,
+                SchedulerFinish.Stop => global::Inference.Gateway.Grpc.FinishReason.Stop,
+                SchedulerFinish.Length => global::Inference.Gateway.Grpc.FinishReason.Length,
                 _ => global::Inference.Gateway.Grpc.FinishReason.Unspecified,
             },
             StopString = ev.StopString ?? string.Empty,
@@ -279,7 +280,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    private Task Guard(Func<Task> body) => Guard(async () =>
+    private Task<int> Guard(Func<Task> body) => Guard(async () =>
     {
         await body().ConfigureAwait(false);
         return 0;

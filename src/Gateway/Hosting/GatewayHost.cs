@@ -1,5 +1,6 @@
 using System.Net;
 using Inference.Gateway.Caching;
+using Inference.Gateway.Grpc;
 using Inference.Gateway.Http;
 using Inference.Gateway.Keys;
 using Inference.Gateway.Metering;
@@ -115,7 +116,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         IKeyStore keys = dependencies.Keys ?? new CachingKeyStore(fileKeys, time, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
         ILimitsSource limits = dependencies.Limits ?? fileKeys;
         IQuotaStore quotaStore = dependencies.QuotaStore
-            ?? (redis is not null ? new RedisQuotaStore(redis, "inference:quota") : new MemoryQuotaStore(time));
+            ?? (redis is not null ? new RedisQuotaStore(redis, "inference:quota") : new MemoryQuotaStore());
         IResponseCache? cache = dependencies.ResponseCache
             ?? (!options.ResponseCache ? null
                 : redis is not null ? new RedisResponseCache(redis, "inference:cache:") : new MemoryResponseCache(options.ResponseCacheBytes, time));
@@ -144,9 +145,15 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink);
-        LogStarted(log, host.HttpAddress, host.GrpcAddress?.ToString() ?? "off", string.Join(", ", workers.Select(w => w.Id)),
-            service.IsOpen ? "open (no keys; loopback only)" : $"{keys.Count} keys", options.Redis is null ? "memory" : "redis",
-            cache is null ? "off" : $"on, ttl {options.ResponseCacheTtl}");
+        if (log.IsEnabled(LogLevel.Information))
+        {
+            string grpcText = host.GrpcAddress?.ToString() ?? "off";
+            string workerIds = string.Join(", ", workers.Select(w => w.Id));
+            string auth = service.IsOpen ? "open (no keys; loopback only)" : $"{keys.Count} keys";
+            string limitStore = options.Redis is null ? "memory" : "redis";
+            string cacheText = cache is null ? "off" : $"on, ttl {options.ResponseCacheTtl}";
+            LogStarted(log, host.HttpAddress, grpcText, workerIds, auth, limitStore, cacheText);
+        }
         if (service.IsOpen)
         {
             LogOpen(log);

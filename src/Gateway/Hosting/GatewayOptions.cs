@@ -54,50 +54,50 @@ public sealed record GatewayOptions
     {
         if (LocalWorker is null && Workers.Count == 0 && !workersSupplied)
         {
-            throw new ArgumentException("give --model DIR (in-process worker) or at least one --worker URL.", nameof(Workers));
+            throw new ArgumentException("give --model DIR (in-process worker) or at least one --worker URL.");
         }
 
         if (LocalWorker is not null && Workers.Count > 0)
         {
-            throw new ArgumentException("--model and --worker are exclusive: the gateway hosts one in-process worker or connects to daemons.", nameof(Workers));
+            throw new ArgumentException("--model and --worker are exclusive: the gateway hosts one in-process worker or connects to daemons.");
         }
 
         foreach (string w in Workers)
         {
             if (!Uri.TryCreate(w, UriKind.Absolute, out Uri? uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
             {
-                throw new ArgumentException($"--worker '{w}' is not an http(s) URL.", nameof(Workers));
+                throw new ArgumentException($"--worker '{w}' is not an http(s) URL.");
             }
         }
 
         if (HttpPort is < 0 or > 65535)
         {
-            throw new ArgumentException($"--port must be in [0, 65535], got {HttpPort}.", nameof(HttpPort));
+            throw new ArgumentException($"--port must be in [0, 65535], got {HttpPort}.");
         }
 
         if (GrpcPort is < -1 or > 65535)
         {
-            throw new ArgumentException($"--grpc-port must be in [-1, 65535], got {GrpcPort}.", nameof(GrpcPort));
+            throw new ArgumentException($"--grpc-port must be in [-1, 65535], got {GrpcPort}.");
         }
 
         if (KeysFile is null && !IsLoopback)
         {
-            throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.", nameof(KeysFile));
+            throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.");
         }
 
         if (ResponseCacheTtl <= TimeSpan.Zero)
         {
-            throw new ArgumentException("--cache-ttl must be positive.", nameof(ResponseCacheTtl));
+            throw new ArgumentException("--cache-ttl must be positive.");
         }
 
         if (ResponseCacheBytes < 0)
         {
-            throw new ArgumentException("--cache-bytes must be >= 0.", nameof(ResponseCacheBytes));
+            throw new ArgumentException("--cache-bytes must be >= 0.");
         }
 
         if (Limits.MaxBodyBytes < 1024)
         {
-            throw new ArgumentException("--max-body-bytes must be at least 1024.", nameof(Limits));
+            throw new ArgumentException("--max-body-bytes must be at least 1024.");
         }
     }
 }

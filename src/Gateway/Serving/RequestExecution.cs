@@ -3,6 +3,7 @@ using System.Text.Json;
 using Inference.Gateway.Caching;
 using Inference.Gateway.Metering;
 using Inference.Gateway.Quotas;
+using Inference.Gateway.Workers;
 using Inference.Scheduler;
 using Inference.Worker.Serving;
 using Microsoft.Extensions.Logging;

@@ -21,9 +21,9 @@ public sealed class InferenceGrpcTests(ModelFixture model) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _gateway = await TestGateway.StartAsync([model.Worker], $$"""
-            {"keys":[{"key":"{{Key}}","tenant":"grpc","tier":"enterprise"},
-                     {"key":"{{Limited}}","tenant":"grpc-limited","tier":"enterprise","limits":{"requests_per_minute":1}}]}
+        _gateway = await TestGateway.StartAsync([model.Worker], $$$"""
+            {"keys":[{"key":"{{{Key}}}","tenant":"grpc","tier":"enterprise"},
+                     {"key":"{{{Limited}}}","tenant":"grpc-limited","tier":"enterprise","limits":{"requests_per_minute":1}}]}
             """);
         _channel = GrpcChannel.ForAddress(_gateway.Host.GrpcAddress!);
         _client = new InferenceService.InferenceServiceClient(_channel);
@@ -54,7 +54,7 @@ public sealed class InferenceGrpcTests(ModelFixture model) : IAsyncLifetime
     [Fact]
     public async Task Complete_Greedy_StreamsSameTextAsHttp_UsageLast()
     {
-        using HttpResponseMessage http = await _gateway.PostAsync("/v1/completions", $$"""{"model":"{{M}}","prompt":"The jury said that","max_tokens":12,"temperature":0}""", Key);
+        using HttpResponseMessage http = await _gateway.PostAsync("/v1/completions", $$$"""{"model":"{{{M}}}","prompt":"The jury said that","max_tokens":12,"temperature":0}""", Key);
         string expected = JsonDocument.Parse(await http.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
 
         using AsyncServerStreamingCall<CompletionChunk> call = _client.Complete(

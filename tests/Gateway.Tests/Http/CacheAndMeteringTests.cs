@@ -14,17 +14,17 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     private const string M = ModelFixture.ModelName;
     private TestGateway _gateway = null!;
 
-    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([model.Worker], $$"""
+    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([model.Worker], $$$"""
         {"keys":[
-          {"key":"{{Acme}}","tenant":"acme","tier":"enterprise"},
-          {"key":"{{Acme2}}","tenant":"acme","tier":"enterprise"},
-          {"key":"{{Globex}}","tenant":"globex","tier":"enterprise"}]}
+          {"key":"{{{Acme}}}","tenant":"acme","tier":"enterprise"},
+          {"key":"{{{Acme2}}}","tenant":"acme","tier":"enterprise"},
+          {"key":"{{{Globex}}}","tenant":"globex","tier":"enterprise"}]}
         """);
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
     private static string Body(string prompt, bool stream = false, string extra = "") =>
-        $$"""{"model":"{{M}}","prompt":"{{prompt}}","max_tokens":8,"temperature":0,"stream":{{(stream ? "true" : "false")}}{{extra}}}""";
+        $$$"""{"model":"{{{M}}}","prompt":"{{{prompt}}}","max_tokens":8,"temperature":0,"stream":{{{(stream ? "true" : "false")}}}{{{extra}}}}""";
 
     private static string? CacheHeader(HttpResponseMessage r) => r.Headers.TryGetValues("x-cache", out var v) ? v.Single() : null;
 
@@ -75,7 +75,7 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     [Fact]
     public async Task SampledRequestWithoutSeed_IsNotCached()
     {
-        string body = $$"""{"model":"{{M}}","prompt":"random {{Guid.NewGuid():N}}","max_tokens":4,"temperature":0.9}""";
+        string body = $$$"""{"model":"{{{M}}}","prompt":"random {{{Guid.NewGuid():N}}}","max_tokens":4,"temperature":0.9}""";
         using HttpResponseMessage a = await _gateway.PostAsync("/v1/completions", body, Acme);
         using HttpResponseMessage b = await _gateway.PostAsync("/v1/completions", body, Acme);
 
@@ -106,7 +106,7 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     [Fact]
     public async Task ClientDisconnectMidStream_BlocksFreedWithinOneSecond_UsageShowsGeneratedTokens()
     {
-        string body = $$"""{"model":"{{M}}","prompt":"The long story begins","max_tokens":240,"min_tokens":240,"temperature":0.8,"stream":true}""";
+        string body = $$$"""{"model":"{{{M}}}","prompt":"The long story begins","max_tokens":240,"min_tokens":240,"temperature":0.8,"stream":true}""";
         string id;
         using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
         {
@@ -178,13 +178,13 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     [Fact]
     public async Task TokenizeThenDetokenize_RoundTrips()
     {
-        using HttpResponseMessage tok = await _gateway.PostAsync("/tokenize", $$"""{"model":"{{M}}","prompt":"The jury said that"}""", Acme);
+        using HttpResponseMessage tok = await _gateway.PostAsync("/tokenize", $$$"""{"model":"{{{M}}}","prompt":"The jury said that"}""", Acme);
         JsonElement t = JsonDocument.Parse(await tok.Content.ReadAsStringAsync()).RootElement;
         int[] ids = t.GetProperty("tokens").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         Assert.Equal(ids.Length, t.GetProperty("count").GetInt32());
         Assert.Equal(model.Host.Tokenize("The jury said that"), ids);
 
-        using HttpResponseMessage detok = await _gateway.PostAsync("/detokenize", $$"""{"model":"{{M}}","tokens":[{{string.Join(',', ids)}}]}""", Acme);
+        using HttpResponseMessage detok = await _gateway.PostAsync("/detokenize", $$$"""{"model":"{{{M}}}","tokens":[{{{string.Join(',', ids)}}}]}""", Acme);
         Assert.Equal("The jury said that", JsonDocument.Parse(await detok.Content.ReadAsStringAsync()).RootElement.GetProperty("prompt").GetString());
     }
 

@@ -15,7 +15,7 @@ public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
     private TestGateway _gateway = null!;
 
     public async Task InitializeAsync() =>
-        _gateway = await TestGateway.StartAsync([model.Worker], $$"""{"keys":[{"key":"{{Key}}","tenant":"sdk","tier":"enterprise"}]}""");
+        _gateway = await TestGateway.StartAsync([model.Worker], $$$"""{"keys":[{"key":"{{{Key}}}","tenant":"sdk","tier":"enterprise"}]}""");
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -147,7 +147,9 @@ public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
     public async Task CompleteChat_NTwo_ReturnsTwoChoicesWithIndexes()
     {
         var options = new ChatCompletionOptions { Temperature = 1.0f, MaxOutputTokenCount = 8 };
+#pragma warning disable SCME0001 // JsonPatch is the SDK's way to send fields it does not model (n)
         options.Patch.Set("$.n"u8, 2);
+#pragma warning restore SCME0001
         ClientResult<ChatCompletion> result = await Chat().CompleteChatAsync([new UserChatMessage("Hi")], options).WaitAsync(TimeSpan.FromSeconds(60));
 
         using JsonDocument raw = JsonDocument.Parse(result.GetRawResponse().Content);
@@ -178,7 +180,7 @@ public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
             return message.Response.Content.ToString();
         }
 
-        string whole = await SendAsync($$"""{"model":"{{ModelFixture.ModelName}}","prompt":"The jury said that","max_tokens":10,"temperature":0,"logprobs":2}""");
+        string whole = await SendAsync($$$"""{"model":"{{{ModelFixture.ModelName}}}","prompt":"The jury said that","max_tokens":10,"temperature":0,"logprobs":2}""");
         using JsonDocument doc = JsonDocument.Parse(whole);
         JsonElement choice = doc.RootElement.GetProperty("choices")[0];
         Assert.Equal("text_completion", doc.RootElement.GetProperty("object").GetString());
@@ -190,7 +192,7 @@ public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
         Assert.Equal(tokens, logprobs.GetProperty("text_offset").GetArrayLength());
         Assert.All(logprobs.GetProperty("top_logprobs").EnumerateArray(), t => Assert.InRange(t.EnumerateObject().Count(), 1, 2));
 
-        string streamed = await SendAsync($$"""{"model":"{{ModelFixture.ModelName}}","prompt":"The jury said that","max_tokens":10,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}""");
+        string streamed = await SendAsync($$$"""{"model":"{{{ModelFixture.ModelName}}}","prompt":"The jury said that","max_tokens":10,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}""");
         var pieces = new System.Text.StringBuilder();
         int? usageTokens = null;
         foreach (string line in streamed.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))

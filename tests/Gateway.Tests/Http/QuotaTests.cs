@@ -17,8 +17,8 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
     {
         const string key = "sk-test-rpm-0123456789abcdef";
         await using TestGateway gateway = await TestGateway.StartAsync(
-            [model.Worker], $$"""{"keys":[{"key":"{{key}}","tenant":"rpm","tier":"enterprise","limits":{"requests_per_minute":60}}]}""");
-        string body = $$"""{"model":"{{M}}","prompt":"hi","max_tokens":1,"temperature":0}""";
+            [model.Worker], $$$"""{"keys":[{"key":"{{{key}}}","tenant":"rpm","tier":"enterprise","limits":{"requests_per_minute":60}}]}""");
+        string body = $$$"""{"model":"{{{M}}}","prompt":"hi","max_tokens":1,"temperature":0}""";
 
         for (int i = 0; i < 60; i++)
         {
@@ -66,11 +66,11 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
 
     // One request reserves prompt + 16 tokens and (min_tokens = max_tokens) uses them all: the budget fits one.
     private static string BudgetKeys(string key) =>
-        $$"""{"keys":[{"key":"{{key}}","tenant":"budget-{{key[^6..]}}","tier":"enterprise","limits":{"daily_tokens":30}}]}""";
+        $$$"""{"keys":[{"key":"{{{key}}}","tenant":"budget-{{{key[^6..]}}}","tier":"enterprise","limits":{"daily_tokens":30}}]}""";
 
     private static async Task<(int Admitted, int Quota)> FireFiftyAsync(TestGateway[] gateways, string key)
     {
-        string body = $$"""{"model":"{{M}}","prompt":"Budget","max_tokens":16,"min_tokens":16,"temperature":0.5}""";
+        string body = $$$"""{"model":"{{{M}}}","prompt":"Budget","max_tokens":16,"min_tokens":16,"temperature":0.5}""";
         using var start = new SemaphoreSlim(0);
         Task<HttpResponseMessage>[] calls = Enumerable.Range(0, 50).Select(async i =>
         {

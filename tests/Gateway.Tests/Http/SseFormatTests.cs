@@ -37,7 +37,7 @@ public sealed class SseFormatTests(ModelFixture model) : IAsyncLifetime
     {
         (string head, string body) = await RawPostAsync(
             "/v1/chat/completions",
-            $$"""{"model":"{{ModelFixture.ModelName}}","messages":[{"role":"user","content":"Hello there"}],"max_tokens":8,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}""");
+            $$$"""{"model":"{{{ModelFixture.ModelName}}}","messages":[{"role":"user","content":"Hello there"}],"max_tokens":8,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}""");
 
         Assert.Matches(@"^HTTP/1\.[01] 200", head);
         Assert.Contains("Content-Type: text/event-stream", head, StringComparison.OrdinalIgnoreCase);
@@ -66,7 +66,7 @@ public sealed class SseFormatTests(ModelFixture model) : IAsyncLifetime
     {
         (string head, string body) = await RawPostAsync(
             "/v1/completions",
-            $$"""{"model":"{{ModelFixture.ModelName}}","prompt":"It was","max_tokens":5,"temperature":0,"stream":true}""");
+            $$$"""{"model":"{{{ModelFixture.ModelName}}}","prompt":"It was","max_tokens":5,"temperature":0,"stream":true}""");
 
         Assert.Matches(@"^HTTP/1\.[01] 200", head);
         string[] events = body.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);

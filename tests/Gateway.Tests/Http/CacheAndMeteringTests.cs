@@ -108,11 +108,13 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     {
         string body = $$$"""{"model":"{{{M}}}","prompt":"The long story begins","max_tokens":240,"min_tokens":240,"temperature":0.8,"stream":true}""";
         string id;
+        // No drain on dispose: SocketsHttpHandler would otherwise keep reading for up to 2 s to reuse the connection.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _gateway.BaseAddress };
         using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
             request.Headers.Authorization = new("Bearer", Acme);
-            using HttpResponseMessage response = await _gateway.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using HttpResponseMessage response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             id = response.Headers.GetValues("x-request-id").Single();
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
             int events = 0;

@@ -4,6 +4,7 @@ using Inference.Gateway.Hosting;
 using Inference.Worker.Cli;
 using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
+using Inference.Worker.Serving;
 
 var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };
 var workers = new Option<string[]>("--worker") { Description = "Worker daemon URL, e.g. http://10.0.0.5:9000 (repeatable); replaces the in-process worker" };
@@ -92,9 +93,21 @@ root.SetAction(async (parse, cancellationToken) =>
 
     try
     {
+        using var signal = new ShutdownSignal();
         await using GatewayHost gateway = await GatewayHost.StartAsync(options, progress: new ConsoleLoadProgress(), cancellationToken: cancellationToken);
         Console.WriteLine($"listening on {gateway.HttpAddress} (OpenAI HTTP){(gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");
-        await gateway.WaitForShutdownAsync(CancellationToken.None);
+        await signal.Requested;
+        Console.Error.WriteLine($"draining: finishing in-flight requests (up to {options.DrainTimeout.TotalSeconds:0} s; signal again to stop now)");
+        try
+        {
+            bool finished = await gateway.DrainAsync(signal.Forced);
+            Console.Error.WriteLine(finished ? "drained" : "drain timeout: stopping with requests in flight");
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("stopping now");
+        }
+
         return 0;
     }
     catch (Exception ex) when (ex is Inference.Worker.Loading.ModelLoadException or Inference.Gateway.Keys.KeyFileException or IOException or ArgumentException)
@@ -103,4 +116,6 @@ root.SetAction(async (parse, cancellationToken) =>
         return 1;
     }
 });
-return await root.Parse(args).InvokeAsync();
+// The gateway handles SIGTERM/SIGINT itself (a drain may take --drain-timeout-seconds); System.CommandLine
+// would force the process down 2 s after the signal.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

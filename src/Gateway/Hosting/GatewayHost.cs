@@ -31,9 +31,11 @@ public sealed partial class GatewayHost : IAsyncDisposable
     private readonly ListenOptions? _grpc;
     private readonly ConnectionMultiplexer? _redis;
     private readonly IAsyncDisposable? _ownedSink;
+    private readonly TimeProvider _time;
 
-    private GatewayHost(WebApplication app, GatewayService service, ListenOptions http, ListenOptions? grpc, ConnectionMultiplexer? redis, IAsyncDisposable? ownedSink)
+    private GatewayHost(WebApplication app, GatewayService service, ListenOptions http, ListenOptions? grpc, ConnectionMultiplexer? redis, IAsyncDisposable? ownedSink, TimeProvider time)
     {
+        _time = time;
         _app = app;
         Service = service;
         _http = http;
@@ -75,6 +77,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         }
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
+        builder.Services.AddSingleton<IHostLifetime, ExternalHostLifetime>(); // signals are handled by the caller (drain first)
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);
         ListenOptions? http = null;
         ListenOptions? grpc = null;
@@ -144,7 +147,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         });
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink);
+        var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink, time);
         if (log.IsEnabled(LogLevel.Information))
         {
             string grpcText = host.GrpcAddress?.ToString() ?? "off";
@@ -186,7 +189,28 @@ public sealed partial class GatewayHost : IAsyncDisposable
         return sink;
     }
 
-    /// <summary>Drains and stops: readiness false, new requests 503, in-flight ones finish within the drain timeout.</summary>
+    /// <summary>
+    /// Graceful drain (SIGTERM): readiness false and new requests 503 at once while the ports stay open,
+    /// in-flight requests get up to <see cref="GatewayOptions.DrainTimeout"/> to finish, then the host stops.
+    /// Returns true when everything in flight finished in time.
+    /// </summary>
+    public async Task<bool> DrainAsync(CancellationToken cancellationToken = default)
+    {
+        Service.StartDraining();
+        TimeProvider time = _time;
+        long started = time.GetTimestamp();
+        bool finished;
+        while (!(finished = Service.InFlight == 0) && time.GetElapsedTime(started) < Service.Options.DrainTimeout)
+        {
+            // Polling a counter every 20 ms: a drain is rare and a wake-up per request end would cost the hot path.
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken).ConfigureAwait(false);
+        }
+
+        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        return finished;
+    }
+
+    /// <summary>Stops at once (in-flight requests get the host's shutdown timeout).</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         Service.StartDraining();

@@ -30,6 +30,7 @@ public sealed partial class GatewayService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private volatile bool _draining;
+    private int _inFlight;
 
     public GatewayService(
         GatewayOptions options, WorkerPool pool, IKeyStore keys, ILimitsSource limits, QuotaManager quotas,
@@ -62,6 +63,13 @@ public sealed partial class GatewayService
     public bool IsReady => !_draining && Pool.IsReady;
 
     public void StartDraining() => _draining = true;
+
+    /// <summary>Admitted requests not yet ended (what a drain waits for).</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    internal void ExecutionStarted() => Interlocked.Increment(ref _inFlight);
+
+    internal void ExecutionEnded() => Interlocked.Decrement(ref _inFlight);
 
     /// <summary>Resolves the bearer key; 401 when missing or unknown (unless the gateway is open).</summary>
     public async ValueTask<CallerContext> AuthenticateAsync(string? bearer, CancellationToken cancellationToken)

@@ -45,6 +45,7 @@ public sealed class RequestExecution : IAsyncDisposable
         _started = time.GetTimestamp();
         Outcome = new RunOutcome(prepared.PromptIds.Count * prepared.Request.N);
         service.Metrics.RequestStarted();
+        service.ExecutionStarted();
     }
 
     public PreparedRequest Prepared { get; }
@@ -111,6 +112,7 @@ public sealed class RequestExecution : IAsyncDisposable
         }
 
         _service.Metrics.RequestEnded();
+        _service.ExecutionEnded();
         TimeSpan elapsed = _time.GetElapsedTime(_started);
         RunOutcome o = Outcome;
         UsageStatus status = o.Completed ? UsageStatus.Completed : _clientGone ? UsageStatus.Cancelled : o.Error is not null ? UsageStatus.Failed : UsageStatus.Cancelled;

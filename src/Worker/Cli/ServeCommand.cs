@@ -154,45 +154,4 @@ internal static class ServeCommand
         $"kv-cache-memory={w.KvCacheMemory ?? "default"} max-model-len={(w.MaxModelLength?.ToString(CultureInfo.InvariantCulture) ?? "model")} block-size={w.BlockSize} " +
         $"max-num-seqs={e.Scheduler.MaxNumSeqs} max-num-batched-tokens={e.Scheduler.MaxNumBatchedTokens} max-queued-requests={e.Scheduler.MaxQueuedRequests} " +
         $"max-queued-tokens={e.Scheduler.MaxQueuedTokens} prefix-caching={e.EnablePrefixCaching} host={s.Host} port={s.Port} drain-timeout={s.DrainTimeout.TotalSeconds}s");
-
-    /// <summary>SIGTERM / SIGINT / SIGQUIT: the first requests a drain, the second forces the stop.</summary>
-    private sealed class ShutdownSignal : IDisposable
-    {
-        private readonly TaskCompletionSource _requested = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationTokenSource _forced = new();
-        private readonly PosixSignalRegistration[] _registrations;
-
-        public ShutdownSignal()
-        {
-            _registrations =
-            [
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
-                PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal),
-            ];
-        }
-
-        public Task Requested => _requested.Task;
-
-        public CancellationToken Forced => _forced.Token;
-
-        private void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true; // the drain decides when the process ends
-            if (!_requested.TrySetResult())
-            {
-                _forced.Cancel();
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (PosixSignalRegistration registration in _registrations)
-            {
-                registration.Dispose();
-            }
-
-            _forced.Dispose();
-        }
-    }
 }

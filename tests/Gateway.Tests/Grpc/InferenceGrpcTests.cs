@@ -9,8 +9,7 @@ using Inference.Gateway.Tests.Infrastructure;
 namespace Inference.Gateway.Tests.Grpc;
 
 /// <summary>The public gRPC API with a client generated from inference.proto: streaming, errors as statuses, cancellation.</summary>
-[Collection(ModelCollection.Name)]
-public sealed class InferenceGrpcTests(ModelFixture model) : IAsyncLifetime
+public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
 {
     private const string Key = "sk-test-grpc-0123456789abcdef";
     private const string Limited = "sk-test-grpc-limited-012345";
@@ -21,7 +20,7 @@ public sealed class InferenceGrpcTests(ModelFixture model) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _gateway = await TestGateway.StartAsync([model.Worker], $$$"""
+        _gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], $$$"""
             {"keys":[{"key":"{{{Key}}}","tenant":"grpc","tier":"enterprise"},
                      {"key":"{{{Limited}}}","tenant":"grpc-limited","tier":"enterprise","limits":{"requests_per_minute":1}}]}
             """);
@@ -182,3 +181,9 @@ public sealed class InferenceGrpcTests(ModelFixture model) : IAsyncLifetime
         Assert.Equal(0, model.Host.Stats.KvBlocksUsed);
     }
 }
+
+[Collection(ModelCollection.Name)]
+public sealed class InferenceGrpcTestsInProcess(ModelFixture model) : InferenceGrpcTests(model);
+
+[Collection(GrpcModelCollection.Name)]
+public sealed class InferenceGrpcTestsOverGrpcWorker(GrpcModelFixture model) : InferenceGrpcTests(model);

@@ -5,15 +5,14 @@ using Inference.Gateway.Tests.Infrastructure;
 namespace Inference.Gateway.Tests.Http;
 
 /// <summary>Bad input over HTTP: each case gets the right status and an OpenAI error object, and the next good request is served.</summary>
-[Collection(ModelCollection.Name)]
-public sealed class BadInputTests(ModelFixture model) : IAsyncLifetime
+public abstract class BadInputTests(IModelFixture model) : IAsyncLifetime
 {
     private const string Key = "sk-test-bad-input-0123456789";
     private const string M = ModelFixture.ModelName;
     private TestGateway _gateway = null!;
 
     public async Task InitializeAsync() =>
-        _gateway = await TestGateway.StartAsync([model.Worker], $$$"""{"keys":[{"key":"{{{Key}}}","tenant":"bad","tier":"enterprise"}]}""");
+        _gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], $$$"""{"keys":[{"key":"{{{Key}}}","tenant":"bad","tier":"enterprise"}]}""");
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -149,3 +148,9 @@ public sealed class BadInputTests(ModelFixture model) : IAsyncLifetime
         Assert.Contains($"{model.Host.Info.MaxModelLength}", message, StringComparison.Ordinal);
     }
 }
+
+[Collection(ModelCollection.Name)]
+public sealed class BadInputTestsInProcess(ModelFixture model) : BadInputTests(model);
+
+[Collection(GrpcModelCollection.Name)]
+public sealed class BadInputTestsOverGrpcWorker(GrpcModelFixture model) : BadInputTests(model);

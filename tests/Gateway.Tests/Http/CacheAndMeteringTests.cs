@@ -5,8 +5,7 @@ using Inference.Gateway.Tests.Infrastructure;
 namespace Inference.Gateway.Tests.Http;
 
 /// <summary>Response cache per tenant, usage records (one per request, also for disconnects), metrics and readiness.</summary>
-[Collection(ModelCollection.Name)]
-public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
+public abstract class CacheAndMeteringTests(IModelFixture model) : IAsyncLifetime
 {
     private const string Acme = "sk-test-acme-0123456789abcdef";
     private const string Acme2 = "sk-test-acme-second-key-0123";
@@ -14,7 +13,7 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
     private const string M = ModelFixture.ModelName;
     private TestGateway _gateway = null!;
 
-    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([model.Worker], $$$"""
+    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], $$$"""
         {"keys":[
           {"key":"{{{Acme}}}","tenant":"acme","tier":"enterprise"},
           {"key":"{{{Acme2}}}","tenant":"acme","tier":"enterprise"},
@@ -162,7 +161,7 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
 
         Assert.Contains("# TYPE inference_time_to_first_token_seconds histogram", text, StringComparison.Ordinal);
         Assert.DoesNotContain(Acme, text, StringComparison.Ordinal);
-        Assert.Contains("inference_worker_healthy{worker=\"local\"} 1", text, StringComparison.Ordinal);
+        Assert.Matches("inference_worker_healthy\\{worker=\"[^\"]+\"\\} 1", text);
     }
 
     [Fact]
@@ -205,3 +204,9 @@ public sealed class CacheAndMeteringTests(ModelFixture model) : IAsyncLifetime
         }
     }
 }
+
+[Collection(ModelCollection.Name)]
+public sealed class CacheAndMeteringTestsInProcess(ModelFixture model) : CacheAndMeteringTests(model);
+
+[Collection(GrpcModelCollection.Name)]
+public sealed class CacheAndMeteringTestsOverGrpcWorker(GrpcModelFixture model) : CacheAndMeteringTests(model);

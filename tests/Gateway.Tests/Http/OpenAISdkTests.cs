@@ -8,14 +8,13 @@ using OpenAI.Chat;
 namespace Inference.Gateway.Tests.Http;
 
 /// <summary>End to end over real sockets with the official OpenAI .NET SDK as the client.</summary>
-[Collection(ModelCollection.Name)]
-public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
+public abstract class OpenAISdkTests(IModelFixture model) : IAsyncLifetime
 {
     private const string Key = "sk-test-sdk-0123456789abcdef";
     private TestGateway _gateway = null!;
 
     public async Task InitializeAsync() =>
-        _gateway = await TestGateway.StartAsync([model.Worker], $$$"""{"keys":[{"key":"{{{Key}}}","tenant":"sdk","tier":"enterprise"}]}""");
+        _gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], $$$"""{"keys":[{"key":"{{{Key}}}","tenant":"sdk","tier":"enterprise"}]}""");
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -221,3 +220,9 @@ public sealed class OpenAISdkTests(ModelFixture model) : IAsyncLifetime
         Assert.Equal(tokens, usageTokens);
     }
 }
+
+[Collection(ModelCollection.Name)]
+public sealed class OpenAISdkTestsInProcess(ModelFixture model) : OpenAISdkTests(model);
+
+[Collection(GrpcModelCollection.Name)]
+public sealed class OpenAISdkTestsOverGrpcWorker(GrpcModelFixture model) : OpenAISdkTests(model);

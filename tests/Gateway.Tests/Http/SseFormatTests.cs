@@ -7,12 +7,11 @@ using Inference.Gateway.Tests.Infrastructure;
 namespace Inference.Gateway.Tests.Http;
 
 /// <summary>The SSE byte format, read from a raw socket: data: {json}\n\n events, the same id throughout, [DONE] last.</summary>
-[Collection(ModelCollection.Name)]
-public sealed class SseFormatTests(ModelFixture model) : IAsyncLifetime
+public abstract class SseFormatTests(IModelFixture model) : IAsyncLifetime
 {
     private TestGateway _gateway = null!;
 
-    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([model.Worker], keysJson: null);
+    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], keysJson: null);
 
     public async Task DisposeAsync() => await _gateway.DisposeAsync();
 
@@ -77,3 +76,9 @@ public sealed class SseFormatTests(ModelFixture model) : IAsyncLifetime
         Assert.All(chunks, c => Assert.Equal("text_completion", c.GetProperty("object").GetString()));
     }
 }
+
+[Collection(ModelCollection.Name)]
+public sealed class SseFormatTestsInProcess(ModelFixture model) : SseFormatTests(model);
+
+[Collection(GrpcModelCollection.Name)]
+public sealed class SseFormatTestsOverGrpcWorker(GrpcModelFixture model) : SseFormatTests(model);

@@ -5,6 +5,9 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
+//        dotnet run -c Release --project bench/Inference.Bench -- gateway [--concurrency 1,16] [--requests 40,160]
+//          (gateway overhead: direct worker vs OpenAI HTTP SSE vs gRPC streaming, interleaved in one run; add
+//          --artifacts-path DIR before `--` when sharing the machine)
 if (args.Length > 0 && args[0] == "blocks")
 {
     BenchmarkRunner.Run<BlockManagerBenchmark>(args: args[1..]);
@@ -22,9 +25,14 @@ if (args.Length > 0 && args[0] == "engine")
     return EngineBenchmark.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "gateway")
+{
+    return GatewayBenchmark.Run(args[1..]);
+}
+
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|blocks|schedule|engine [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|blocks|schedule|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

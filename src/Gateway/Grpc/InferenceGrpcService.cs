@@ -152,7 +152,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
                 ? RequestParser.ParseChat(json, _service.Options.Limits)
                 : RequestParser.ParseCompletion(json, _service.Options.Limits);
             PreparedRequest p = await _service.PrepareAsync(caller, request, cancelled).ConfigureAwait(false);
-            Quotas.Reservation? r = await _service.AdmitAsync(p, cancelled).ConfigureAwait(false);
+            Quotas.Reservation? r = await _service.AdmitAsync(p, null, cancelled).ConfigureAwait(false);
             return (p, r);
         }).ConfigureAwait(false);
 

@@ -77,6 +77,7 @@ public static class OpenAIEndpoints
         CancellationToken aborted = ctx.RequestAborted;
         PreparedRequest prepared;
         Quotas.Reservation? reservation;
+        var rateHeaders = new List<KeyValuePair<string, string>>();
         try
         {
             CallerContext caller = await service.AuthenticateAsync(Bearer(ctx.Request), aborted).ConfigureAwait(false);
@@ -85,7 +86,7 @@ public static class OpenAIEndpoints
                 ? RequestParser.ParseChat(body, service.Options.Limits)
                 : RequestParser.ParseCompletion(body, service.Options.Limits);
             prepared = await service.PrepareAsync(caller, request, aborted).ConfigureAwait(false);
-            reservation = await service.AdmitAsync(prepared, aborted).ConfigureAwait(false);
+            reservation = await service.AdmitAsync(prepared, rateHeaders, aborted).ConfigureAwait(false);
         }
         catch (ApiException ex)
         {
@@ -120,6 +121,11 @@ public static class OpenAIEndpoints
 
         HttpResponse response = ctx.Response;
         response.Headers["x-request-id"] = prepared.Id;
+        foreach ((string name, string value) in rateHeaders)
+        {
+            response.Headers[name] = value;
+        }
+
         if (prepared.CacheKey is not null && allowCache)
         {
             response.Headers["x-cache"] = execution.CacheHit ? "hit" : "miss";

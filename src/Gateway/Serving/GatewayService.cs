@@ -342,8 +342,11 @@ public sealed partial class GatewayService
         return "resp:" + Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
     }
 
-    /// <summary>Admission: limits, budgets and the token reservation. 429 with headers when refused.</summary>
-    public async Task<Reservation?> AdmitAsync(PreparedRequest prepared, CancellationToken cancellationToken)
+    /// <summary>
+    /// Admission: limits, budgets and the token reservation (null for an open gateway). 429 with headers when
+    /// refused; when admitted, <paramref name="headers"/> gets the x-ratelimit-* values for the response.
+    /// </summary>
+    public async Task<Reservation?> AdmitAsync(PreparedRequest prepared, List<KeyValuePair<string, string>>? headers, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         if (prepared.Caller.Key is not ApiKey key || prepared.Caller.Limits is not EffectiveLimits limits)
@@ -354,6 +357,7 @@ public sealed partial class GatewayService
         AdmissionDecision decision = await _quotas.AdmitAsync(key, limits.Key, limits.Tenant, prepared.ReservedTokens, cancellationToken).ConfigureAwait(false);
         if (decision.Admitted)
         {
+            headers?.AddRange(decision.Headers.ToHeaders());
             return decision.Reservation;
         }
 

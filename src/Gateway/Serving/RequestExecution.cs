@@ -28,6 +28,7 @@ public sealed class RequestExecution : IAsyncDisposable
     private List<RunEvent>? _recorded;
     private int _ended;
     private bool _clientGone;
+    private bool _refused;
 
     internal RequestExecution(
         GatewayService service, PreparedRequest prepared, Reservation? reservation, string api, IResponseCache? cache,
@@ -96,11 +97,38 @@ public sealed class RequestExecution : IAsyncDisposable
 
         WorkerPool pool = _service.Pool;
         string model = Prepared.Model.Model;
-        await foreach (RunEvent e in RequestRunner.RunAsync(
-            Prepared, (request, ct) => pool.GenerateAsync(model, request, ct), Outcome, cancellationToken).ConfigureAwait(false))
+        await using IAsyncEnumerator<RunEvent> run = RequestRunner.RunAsync(
+            Prepared, (request, ct) => pool.GenerateAsync(model, request, ct), Outcome, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        bool more;
+        try
         {
+            more = await run.MoveNextAsync().ConfigureAwait(false);
+        }
+        catch (Api.ApiException)
+        {
+            _refused = true; // no worker took it: nothing ran, nothing is billed
+            throw;
+        }
+
+        // Inter-token latency per choice, measured where tokens leave the workers.
+        long[] last = new long[Outcome.FinishReasons.Count];
+        while (more)
+        {
+            RunEvent e = run.Current;
+            if (e.Index >= 0 && e.Event.TokenId >= 0)
+            {
+                long now = _time.GetTimestamp();
+                if (last[e.Index] != 0)
+                {
+                    _service.Metrics.InterTokenLatency(model, _time.GetElapsedTime(last[e.Index], now).TotalSeconds);
+                }
+
+                last[e.Index] = now;
+            }
+
             _recorded?.Add(e);
             yield return e;
+            more = await run.MoveNextAsync().ConfigureAwait(false);
         }
     }
 
@@ -115,8 +143,12 @@ public sealed class RequestExecution : IAsyncDisposable
         _service.ExecutionEnded();
         TimeSpan elapsed = _time.GetElapsedTime(_started);
         RunOutcome o = Outcome;
-        UsageStatus status = o.Completed ? UsageStatus.Completed : _clientGone ? UsageStatus.Cancelled : o.Error is not null ? UsageStatus.Failed : UsageStatus.Cancelled;
-        FinishReason finish = o.Completed ? o.OverallFinish() : _clientGone ? FinishReason.Abort : FinishReason.Error;
+        UsageStatus status = o.Completed ? UsageStatus.Completed
+            : _refused ? UsageStatus.Rejected
+            : _clientGone ? UsageStatus.Cancelled
+            : o.Error is not null ? UsageStatus.Failed
+            : UsageStatus.Cancelled;
+        FinishReason finish = o.Completed ? o.OverallFinish() : _clientGone || _refused ? FinishReason.Abort : FinishReason.Error;
         if (o.Error is not null)
         {
             GatewayService.LogRequestFailed(_logger, Prepared.Id, o.Error);

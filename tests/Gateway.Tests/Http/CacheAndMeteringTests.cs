@@ -154,6 +154,7 @@ public abstract class CacheAndMeteringTests(IModelFixture model) : IAsyncLifetim
             "inference_request_queue_time_seconds_sum", "inference_prompt_tokens_total", "inference_generation_tokens_total",
             "inference_num_requests_running", "inference_num_requests_waiting", "inference_kv_cache_usage_perc",
             "inference_response_cache_misses_total", "inference_worker_healthy", "inference_key_request_latency_seconds_bucket",
+            "inference_inter_token_latency_seconds_bucket", "inference_rate_limit_rejections_total",
         })
         {
             Assert.Contains(name, text, StringComparison.Ordinal);

@@ -24,6 +24,7 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
         {
             using HttpResponseMessage ok = await gateway.PostAsync("/v1/completions", body, key, completion: HttpCompletionOption.ResponseContentRead);
             Assert.True(ok.StatusCode == HttpStatusCode.OK, $"request {i + 1}: {ok.StatusCode} {await ok.Content.ReadAsStringAsync()}");
+            Assert.Equal($"{59 - i}", ok.Headers.GetValues("x-ratelimit-remaining-requests").Single());
         }
 
         using HttpResponseMessage refused = await gateway.PostAsync("/v1/completions", body, key);

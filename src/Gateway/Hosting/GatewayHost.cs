@@ -92,7 +92,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
             k.AddServerHeader = false;
             k.Listen(address, options.HttpPort, l =>
             {
-                l.Protocols = HttpProtocols.Http1AndHttp2;
+                l.Protocols = HttpProtocols.Http1; // cleartext HTTP/2 needs prior knowledge; the gRPC port serves that
                 http = l;
             });
             if (options.GrpcPort >= 0)

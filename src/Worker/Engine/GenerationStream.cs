@@ -36,7 +36,7 @@ public sealed class GenerationStream
         var choices = new ChoiceText[_request.N];
         for (int i = 0; i < choices.Length; i++)
         {
-            choices[i] = new ChoiceText(_tokenizer.CreateDetokenizer(_request.SkipSpecialTokens), _request.StopStrings, _request.Sampling.MinTokens);
+            choices[i] = new ChoiceText(_tokenizer.CreateDetokenizer(_request.SkipSpecialTokens, _request.PromptTokens), _request.StopStrings, _request.Sampling.MinTokens);
         }
 
         bool completed = false;

@@ -6,7 +6,9 @@ namespace Inference.Worker.Tokenization;
 /// Turns a stream of generated token ids into text deltas for one sequence. Works on bytes: each id adds
 /// its raw bytes, and a trailing incomplete UTF-8 sequence is held back until the next token completes it,
 /// so a delta never splits a character (byte-fallback pieces, byte-level partial bytes). The deltas of
-/// all pushes plus <see cref="Flush"/> equal <see cref="ModelTokenizer.Decode"/> of the same ids exactly.
+/// all pushes plus <see cref="Flush"/> equal <see cref="ModelTokenizer.Decode"/> of the same ids exactly; a
+/// detokenizer that continues a prompt's text keeps the first token's leading space (as vLLM does: the
+/// completion of "The jury said that" is " the ...", and prompt + completion reads right).
 /// Not thread-safe: one instance per sequence.
 /// </summary>
 public sealed class IncrementalDetokenizer
@@ -17,10 +19,11 @@ public sealed class IncrementalDetokenizer
     private int _pendingLength;
     private bool _started;
 
-    internal IncrementalDetokenizer(TokenTable table, bool skipSpecialTokens)
+    internal IncrementalDetokenizer(TokenTable table, bool skipSpecialTokens, bool continuesText = false)
     {
         _table = table;
         _skipSpecialTokens = skipSpecialTokens;
+        _started = continuesText;
     }
 
     /// <summary>

@@ -115,4 +115,25 @@ public sealed partial class ModelTokenizer
 
     /// <summary>A streaming detokenizer for one sequence; not thread-safe, one per sequence.</summary>
     public IncrementalDetokenizer CreateDetokenizer(bool skipSpecialTokens = true) => new(_table, skipSpecialTokens);
+
+    /// <summary>
+    /// A streaming detokenizer for text generated after <paramref name="prompt"/>: when the prompt already
+    /// produced output text, the SentencePiece dummy-prefix rule no longer applies, so the first generated
+    /// token keeps its leading space (decode(prompt + output) = decode(prompt) + deltas).
+    /// </summary>
+    public IncrementalDetokenizer CreateDetokenizer(bool skipSpecialTokens, IReadOnlyList<int> prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        bool started = false;
+        foreach (int id in prompt)
+        {
+            if ((uint)id < (uint)_table.Count && _table.Bytes[id] is { Length: > 0 } && !(skipSpecialTokens && _table.Special[id]))
+            {
+                started = true;
+                break;
+            }
+        }
+
+        return new IncrementalDetokenizer(_table, skipSpecialTokens, started);
+    }
 }

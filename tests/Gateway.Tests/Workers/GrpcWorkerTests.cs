@@ -40,7 +40,7 @@ public sealed class GrpcWorkerTests
         }
 
         Assert.Equal(expected[^1].Usage!.CompletionTokens, actual[^1].Usage!.CompletionTokens);
-        Assert.Equal(local.Info, remote.Info);
+        Assert.Equal(local.Info! with { Created = 0 }, remote.Info! with { Created = 0 }); // two hosts, loaded in different seconds
         Assert.Equal(WorkerState.Ready, remote.State);
         Assert.NotNull(remote.Load);
     }

@@ -110,7 +110,7 @@ root.SetAction(async (parse, cancellationToken) =>
 
         return 0;
     }
-    catch (Exception ex) when (ex is Inference.Worker.Loading.ModelLoadException or Inference.Gateway.Keys.KeyFileException or IOException or ArgumentException)
+    catch (Exception ex) when (ex is Inference.Worker.Loading.ModelLoadException or Inference.Gateway.Keys.KeyFileException or IOException or ArgumentException or StackExchange.Redis.RedisException)
     {
         Console.Error.WriteLine($"error: {ex.Message}");
         return 1;

@@ -278,6 +278,10 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         {
             throw ToRpc(RequestRunner.ToApiException(ex));
         }
+        catch (StackExchange.Redis.RedisException)
+        {
+            throw ToRpc(ApiException.Unavailable("A shared store (limits or cache) is unavailable; retry shortly.", TimeSpan.FromSeconds(2)));
+        }
     }
 
     private Task<int> Guard(Func<Task> body) => Guard(async () =>

@@ -137,6 +137,23 @@ public sealed partial class GatewayHost : IAsyncDisposable
         WebApplication app = builder.Build();
         GatewayService service = app.Services.GetRequiredService<GatewayService>();
         ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inference.Gateway");
+        app.Use(async (ctx, next) =>
+        {
+            try
+            {
+                await next(ctx).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ctx.RequestAborted.IsCancellationRequested)
+            {
+                // A failure of our own (a limits store down, a bug) still gets an OpenAI error object, never an
+                // empty 500; the server keeps serving.
+                LogUnhandled(log, ex, ctx.Request.Path);
+                bool store = ex is RedisException or RedisTimeoutException;
+                await HttpErrors.WriteAsync(ctx, store
+                    ? Api.ApiException.Unavailable("A shared store (limits or cache) is unavailable; retry shortly.", TimeSpan.FromSeconds(2))
+                    : new Api.ApiException(HttpStatusCode.InternalServerError, "server_error", "internal_error", null, "The server had an error while processing your request.")).ConfigureAwait(false);
+            }
+        });
         OpenAIEndpoints.Map(app, service);
         InferenceGrpcService.Map(app, service, options.GrpcPort >= 0);
         IHostApplicationLifetime lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -251,6 +268,9 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "No API keys configured: the gateway is open to any local caller (loopback only). Give --keys FILE to require keys.")]
     private static partial void LogOpen(ILogger logger);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception ex, string path);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Draining: not ready, refusing new requests; in-flight requests have {Seconds} s")]
     private static partial void LogDraining(ILogger logger, double seconds);

@@ -183,7 +183,9 @@ public static class OpenAIEndpoints
             RunEvent e = events.Current;
             if (render.ShouldEmit(e))
             {
-                WriteEvent(body, w, writer => render.WriteChunk(writer, e));
+                BeginEvent(body, w);
+                render.WriteChunk(w, e);
+                EndEvent(body, w);
                 FlushResult flushed = await body.FlushAsync(aborted).ConfigureAwait(false);
                 if (flushed.IsCanceled || flushed.IsCompleted)
                 {
@@ -197,18 +199,25 @@ public static class OpenAIEndpoints
 
         if (execution.Outcome.Error is null && execution.Prepared.Request.IncludeUsage)
         {
-            WriteEvent(body, w, writer => render.WriteUsageChunk(writer, execution.Outcome));
+            BeginEvent(body, w);
+            render.WriteUsageChunk(w, execution.Outcome);
+            EndEvent(body, w);
         }
 
         body.Write(Done);
         await body.FlushAsync(aborted).ConfigureAwait(false);
     }
 
-    private static void WriteEvent(PipeWriter body, Utf8JsonWriter w, Action<Utf8JsonWriter> write)
+    // One SSE event: "data: " + the JSON the writer produces + "\n\n", straight into the response pipe (no
+    // intermediate string; one Utf8JsonWriter reused for the whole stream).
+    private static void BeginEvent(PipeWriter body, Utf8JsonWriter w)
     {
         body.Write(DataPrefix);
         w.Reset(body);
-        write(w);
+    }
+
+    private static void EndEvent(PipeWriter body, Utf8JsonWriter w)
+    {
         w.Flush();
         body.Write(EventEnd);
     }

@@ -72,6 +72,29 @@ public abstract class CacheAndMeteringTests(IModelFixture model) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task SameLongPromptTwice_SecondReportsPrefixCacheHitsAsCachedTokens()
+    {
+        string prompt = "Prefix " + Guid.NewGuid().ToString("N")[..6] + string.Concat(Enumerable.Repeat(" the jury said that the city had run its election well", 8));
+        async Task<JsonElement> UsageAsync()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(Body(prompt), System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new("Bearer", Acme);
+            request.Headers.CacheControl = new() { NoCache = true }; // the engine must run both times
+            using HttpResponseMessage response = await _gateway.Http.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(60));
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("usage").Clone();
+        }
+
+        JsonElement first = await UsageAsync();
+        JsonElement second = await UsageAsync();
+
+        int promptTokens = second.GetProperty("prompt_tokens").GetInt32();
+        Assert.True(promptTokens > 64, $"prompt has {promptTokens} tokens");
+        Assert.Equal(0, first.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+        int cached = second.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.InRange(cached, promptTokens - 16, promptTokens - 1); // whole blocks, never the last token
+    }
+
+    [Fact]
     public async Task SampledRequestWithoutSeed_IsNotCached()
     {
         string body = $$$"""{"model":"{{{M}}}","prompt":"random {{{Guid.NewGuid():N}}}","max_tokens":4,"temperature":0.9}""";

@@ -65,6 +65,30 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
         Assert.Equal(49, quota);
     }
 
+    [Fact]
+    public async Task LimitsStoreDown_Is503WithErrorObject_AndTheGatewayKeepsServing()
+    {
+        const string key = "sk-test-store-down-0123456789";
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port; // free once stopped: nothing listens there
+        }
+
+        await using StackExchange.Redis.ConnectionMultiplexer dead = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(
+            $"127.0.0.1:{port},abortConnect=false,connectTimeout=200,syncTimeout=500,asyncTimeout=500");
+        await using TestGateway gateway = await TestGateway.StartAsync(
+            [model.Worker], $$$"""{"keys":[{"key":"{{{key}}}","tenant":"down","tier":"enterprise"}]}""",
+            dependencies: new GatewayDependencies { QuotaStore = new RedisQuotaStore(dead, redis.NewPrefix()) });
+
+        using HttpResponseMessage response = await gateway.PostAsync("/v1/completions", $$$"""{"model":"{{{M}}}","prompt":"hi","max_tokens":1}""", key);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("server_error", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("type").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Http.GetAsync("/health")).StatusCode);
+    }
+
     // One request reserves prompt + 16 tokens and (min_tokens = max_tokens) uses them all: the budget fits one.
     private static string BudgetKeys(string key) =>
         $$$"""{"keys":[{"key":"{{{key}}}","tenant":"budget-{{{key[^6..]}}}","tier":"enterprise","limits":{"daily_tokens":30}}]}""";

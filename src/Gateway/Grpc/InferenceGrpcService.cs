@@ -32,6 +32,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         if (enabled)
         {
             app.MapGrpcService<InferenceGrpcService>();
+            app.MapGrpcService<GatewayHealthService>();
         }
     }
 

@@ -128,6 +128,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         var metrics = new GatewayMetrics(() => pool.Workers);
 
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(sp => new GatewayService(

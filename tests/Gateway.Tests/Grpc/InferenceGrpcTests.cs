@@ -156,6 +156,21 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_GatewayReady_IsServing_UnknownServiceNotFound()
+    {
+        var health = new global::Grpc.Health.V1.Health.HealthClient(_channel);
+
+        global::Grpc.Health.V1.HealthCheckResponse all = await health.CheckAsync(new global::Grpc.Health.V1.HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(30));
+        global::Grpc.Health.V1.HealthCheckResponse api = await health.CheckAsync(new global::Grpc.Health.V1.HealthCheckRequest { Service = "inference.v1.InferenceService" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        RpcException unknown = await Assert.ThrowsAsync<RpcException>(async () =>
+            await health.CheckAsync(new global::Grpc.Health.V1.HealthCheckRequest { Service = "nope" }, deadline: DateTime.UtcNow.AddSeconds(30)));
+
+        Assert.Equal(global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, all.Status);
+        Assert.Equal(global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, api.Status);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
     public async Task Complete_ClientCancels_WorkerFreesBlocksWithinOneSecond()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));

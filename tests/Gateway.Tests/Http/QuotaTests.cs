@@ -66,6 +66,27 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
     }
 
     [Fact]
+    public async Task ResponseCache_SharedThroughRedis_SecondReplicaHits()
+    {
+        const string key = "sk-test-shared-cache-01234567";
+        string prefix = redis.NewPrefix() + ":cache:";
+        await using StackExchange.Redis.ConnectionMultiplexer c1 = await redis.ConnectAsync();
+        await using StackExchange.Redis.ConnectionMultiplexer c2 = await redis.ConnectAsync();
+        string keys = $$$"""{"keys":[{"key":"{{{key}}}","tenant":"shared","tier":"enterprise"}]}""";
+        await using TestGateway a = await TestGateway.StartAsync([model.Worker], keys, dependencies: new GatewayDependencies { ResponseCache = new Inference.Gateway.Caching.RedisResponseCache(c1, prefix) });
+        await using TestGateway b = await TestGateway.StartAsync([model.Worker], keys, dependencies: new GatewayDependencies { ResponseCache = new Inference.Gateway.Caching.RedisResponseCache(c2, prefix) });
+        string body = $$$"""{"model":"{{{M}}}","prompt":"shared cache {{{Guid.NewGuid():N}}}","max_tokens":6,"temperature":0}""";
+
+        using HttpResponseMessage first = await a.PostAsync("/v1/completions", body, key);
+        using HttpResponseMessage second = await b.PostAsync("/v1/completions", body, key);
+
+        Assert.Equal("miss", first.Headers.GetValues("x-cache").Single());
+        Assert.Equal("hit", second.Headers.GetValues("x-cache").Single());
+        string Text(string json) => JsonDocument.Parse(json).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(Text(await first.Content.ReadAsStringAsync()), Text(await second.Content.ReadAsStringAsync()));
+    }
+
+    [Fact]
     public async Task LimitsStoreDown_Is503WithErrorObject_AndTheGatewayKeepsServing()
     {
         const string key = "sk-test-store-down-0123456789";

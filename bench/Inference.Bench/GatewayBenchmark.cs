@@ -341,12 +341,13 @@ internal static class GatewayBenchmark
     private static string Command(string[] args)
     {
         string baseDir = Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory);
-        string configuration = Path.GetFileName(baseDir);
         string? binDir = Path.GetDirectoryName(Path.GetDirectoryName(baseDir));
         string artifacts = Path.GetFileName(Path.GetDirectoryName(baseDir)) == "Inference.Bench" && Path.GetFileName(binDir) == "bin"
             ? $" --artifacts-path {Path.GetDirectoryName(binDir)}"
             : string.Empty;
-        string c = configuration.StartsWith("release", StringComparison.OrdinalIgnoreCase) ? "Release" : "Debug";
+        // bin/Release/net10.0 (default layout) or bin/Inference.Bench/release (artifacts layout).
+        bool release = baseDir.Split(Path.DirectorySeparatorChar).Any(s => s.StartsWith("release", StringComparison.OrdinalIgnoreCase));
+        string c = release ? "Release" : "Debug";
         string rest = args.Length == 0 ? string.Empty : " " + string.Join(' ', args);
         return $"dotnet run -c {c} --project bench/Inference.Bench{artifacts} -- gateway{rest}";
     }

@@ -10,11 +10,13 @@ namespace Inference.Gateway.Tests.Infrastructure;
 public sealed class TestGateway : IAsyncDisposable
 {
     private readonly string _dir;
+    private readonly ErrorLogCollector _errors;
 
-    private TestGateway(GatewayHost host, string dir, string usageLog)
+    private TestGateway(GatewayHost host, string dir, string usageLog, ErrorLogCollector errors)
     {
         Host = host;
         _dir = dir;
+        _errors = errors;
         UsageLog = usageLog;
         Http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
@@ -26,6 +28,9 @@ public sealed class TestGateway : IAsyncDisposable
     public string UsageLog { get; }
 
     public Uri BaseAddress => Host.HttpAddress;
+
+    /// <summary>Set by tests that provoke a server-side error on purpose (e.g. a limits store that is down).</summary>
+    public bool ErrorsExpected { get; set; }
 
     public static async Task<TestGateway> StartAsync(
         IReadOnlyList<IWorker> workers, string? keysJson, GatewayOptions? options = null, GatewayDependencies? dependencies = null)
@@ -48,11 +53,12 @@ public sealed class TestGateway : IAsyncDisposable
             UsageLog = usage,
             DrainTimeout = options?.DrainTimeout ?? TimeSpan.FromSeconds(10),
         };
+        var errors = new ErrorLogCollector();
         GatewayHost host = await GatewayHost.StartAsync(
             options,
             (dependencies ?? new GatewayDependencies()) with { Workers = workers },
-            logging: b => b.AddFilter(_ => false)).WaitAsync(TimeSpan.FromSeconds(60));
-        return new TestGateway(host, dir, usage);
+            logging: b => b.AddProvider(errors)).WaitAsync(TimeSpan.FromSeconds(60));
+        return new TestGateway(host, dir, usage, errors);
     }
 
     /// <summary>POSTs a JSON body with an optional bearer key.</summary>
@@ -93,6 +99,12 @@ public sealed class TestGateway : IAsyncDisposable
     {
         Http.Dispose();
         await Host.DisposeAsync();
+        if (!ErrorsExpected)
+        {
+            // STYLE.md: a test run fails on unexpected Error logs.
+            Assert.True(_errors.Errors.Count == 0, "unexpected error logs: " + string.Join(" | ", _errors.Errors));
+        }
+
         try
         {
             Directory.Delete(_dir, recursive: true);

@@ -62,8 +62,8 @@ public sealed class ApiException : Exception
     public static ApiException ModelNotFound(string model) =>
         new(HttpStatusCode.NotFound, "invalid_request_error", "model_not_found", "model", $"The model '{model}' does not exist or you do not have access to it.");
 
-    public static ApiException Unavailable(string message, TimeSpan retryAfter) =>
-        new(HttpStatusCode.ServiceUnavailable, "server_error", "overloaded", null, message) { RetryAfter = retryAfter };
+    public static ApiException Unavailable(string message, TimeSpan retryAfter, string code = "overloaded") =>
+        new(HttpStatusCode.ServiceUnavailable, "server_error", code, null, message) { RetryAfter = retryAfter };
 
     public static ApiException Unauthorized(string message) =>
         new(HttpStatusCode.Unauthorized, "invalid_request_error", "invalid_api_key", null, message);

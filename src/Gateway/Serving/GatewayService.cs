@@ -127,12 +127,12 @@ public sealed partial class GatewayService
         ArgumentNullException.ThrowIfNull(request);
         if (_draining)
         {
-            throw ApiException.Unavailable("The server is shutting down.", TimeSpan.FromSeconds(5));
+            throw ApiException.Unavailable("The server is shutting down.", TimeSpan.FromSeconds(5), "shutting_down");
         }
 
         WorkerInfo model = FindModel(request.Model);
         IWorker worker = Pool.PickForTokenize(request.Model)
-            ?? throw ApiException.Unavailable($"No ready worker serves model '{request.Model}'.", TimeSpan.FromSeconds(2));
+            ?? throw ApiException.Unavailable($"No ready worker serves model '{request.Model}'.", TimeSpan.FromSeconds(2), "no_worker_available");
         if (request.Echo && request.Logprobs is not null)
         {
             throw ApiException.Invalid("echo", "echo together with logprobs (prompt logprobs) is not supported by this server.", "unsupported_parameter");

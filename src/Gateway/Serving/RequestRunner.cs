@@ -177,7 +177,7 @@ public static class RequestRunner
         {
             WorkerErrorKind.Invalid => ApiException.Invalid(ex.Param, ex.Message),
             WorkerErrorKind.Overloaded => ApiException.Unavailable($"The server is overloaded: {ex.Message}. Retry later.", TimeSpan.FromSeconds(1)),
-            WorkerErrorKind.Unavailable => ApiException.Unavailable($"No worker can take the request: {ex.Message}.", TimeSpan.FromSeconds(2)),
+            WorkerErrorKind.Unavailable => ApiException.Unavailable($"No worker can take the request: {ex.Message}.", TimeSpan.FromSeconds(2), "no_worker_available"),
             _ => new ApiException(System.Net.HttpStatusCode.InternalServerError, "server_error", "worker_error", null, $"The worker failed: {ex.Message}"),
         };
     }

@@ -39,6 +39,7 @@ public sealed class DrainAndFailoverTests(ModelFixture model)
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, late.StatusCode);
             Assert.True(late.Headers.RetryAfter is not null);
+            Assert.Contains("\"shutting_down\"", await late.Content.ReadAsStringAsync(cts.Token), StringComparison.Ordinal);
             string rest = await reader.ReadToEndAsync(cts.Token);
             Assert.EndsWith("data: [DONE]\n\n", rest, StringComparison.Ordinal);
             Assert.Contains("\"finish_reason\":\"length\"", rest, StringComparison.Ordinal);

@@ -178,6 +178,7 @@ public static class OpenAIEndpoints
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         PipeWriter body = response.BodyWriter;
         using var w = new Utf8JsonWriter(body);
+        bool unflushed = false;
         while (more)
         {
             RunEvent e = events.Current;
@@ -186,15 +187,25 @@ public static class OpenAIEndpoints
                 BeginEvent(body, w);
                 render.WriteChunk(w, e);
                 EndEvent(body, w);
+                unflushed = true;
+            }
+
+            // Flush only when the next event is not already here: a client never waits for bytes we hold,
+            // and under load the events queued for a request leave in one write (one chunk, one syscall).
+            ValueTask<bool> next = events.MoveNextAsync();
+            if (unflushed && !next.IsCompleted)
+            {
                 FlushResult flushed = await body.FlushAsync(aborted).ConfigureAwait(false);
+                unflushed = false;
                 if (flushed.IsCanceled || flushed.IsCompleted)
                 {
                     execution.ClientGone();
+                    await ((Task)next.AsTask()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // no dispose under a pending MoveNext
                     return;
                 }
             }
 
-            more = await events.MoveNextAsync().ConfigureAwait(false);
+            more = await next.ConfigureAwait(false);
         }
 
         if (execution.Outcome.Error is null && execution.Prepared.Request.IncludeUsage)

@@ -233,20 +233,7 @@ public sealed partial class GatewayService
             PromptTexts = texts,
             MaxTokens = maxTokens,
         };
-        return request.IsDeterministic && _cache is not null
-            ? new PreparedRequest
-            {
-                Request = prepared.Request,
-                Caller = prepared.Caller,
-                Model = prepared.Model,
-                Id = prepared.Id,
-                Created = prepared.Created,
-                PromptIds = prepared.PromptIds,
-                PromptTexts = prepared.PromptTexts,
-                MaxTokens = prepared.MaxTokens,
-                CacheKey = CacheKeyOf(prepared),
-            }
-            : prepared;
+        return request.IsDeterministic && _cache is not null ? prepared with { CacheKey = CacheKeyOf(prepared) } : prepared;
     }
 
     private static void CheckTokenIds(IEnumerable<int>? ids, string param, int vocab)

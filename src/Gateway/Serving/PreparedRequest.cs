@@ -4,7 +4,7 @@ using Inference.Worker.Serving;
 namespace Inference.Gateway.Serving;
 
 /// <summary>A request after authentication, validation and tokenization: ready to admit and run.</summary>
-public sealed class PreparedRequest
+public sealed record PreparedRequest
 {
     public required InferenceRequest Request { get; init; }
 

@@ -485,6 +485,13 @@ public static class RequestParser
         return result.Count == 0 ? null : result;
     }
 
+    /// <summary>A required string property (400 when missing, of another type, or with lone surrogates).</summary>
+    internal static string RequiredString(JsonElement obj, string name) =>
+        Get(obj, name) is { } e ? Str(e, name) : throw ApiException.Missing(name);
+
+    /// <summary>An optional boolean property (null when absent or null; 400 for another type).</summary>
+    internal static bool? OptionalBool(JsonElement obj, string name) => Bool(obj, name);
+
     /// <summary>A property, treating an explicit null as absent (OpenAI clients send nulls for defaults).</summary>
     private static JsonElement? Get(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out JsonElement e) && e.ValueKind != JsonValueKind.Null ? e : null;

@@ -112,31 +112,19 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
                 throw ApiException.Missing("model");
             }
 
-            WorkerInfo info = _service.FindModel(request.Model);
-            Workers.IWorker worker = _service.Pool.PickForTokenize(request.Model)
-                ?? throw ApiException.Unavailable($"No ready worker serves model '{request.Model}'.", TimeSpan.FromSeconds(2));
-            int[] ids;
-            try
+            IReadOnlyList<Worker.Tokenization.ChatMessage>? messages = null;
+            if (request.Messages.Count > 0)
             {
-                if (request.Messages.Count > 0)
+                messages = RequestParser.ParseChat(Json(w =>
                 {
-                    InferenceRequest chat = RequestParser.ParseChat(Json(w =>
-                    {
-                        w.WriteString("model", request.Model);
-                        WriteMessages(w, request.Messages);
-                    }), _service.Options.Limits);
-                    ids = await worker.ApplyChatTemplateAsync(chat.Messages, !request.HasAddGenerationPrompt || request.AddGenerationPrompt, context.CancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    ids = await worker.TokenizeAsync(request.Text, !request.HasAddSpecialTokens || request.AddSpecialTokens, context.CancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (WorkerException ex)
-            {
-                throw RequestRunner.ToApiException(ex);
+                    w.WriteString("model", request.Model);
+                    WriteMessages(w, request.Messages);
+                }), _service.Options.Limits).Messages;
             }
 
+            (int[] ids, WorkerInfo info) = await _service.TokenizeAsync(
+                request.Model, request.Text, !request.HasAddSpecialTokens || request.AddSpecialTokens, messages,
+                !request.HasAddGenerationPrompt || request.AddGenerationPrompt, context.CancellationToken).ConfigureAwait(false);
             var response = new TokenizeResponse { Count = ids.Length, MaxModelLen = info.MaxModelLength };
             response.Ids.Add(ids);
             return response;
@@ -341,16 +329,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         return rpc;
     }
 
-    private static string? Bearer(ServerCallContext context)
-    {
-        string? header = context.RequestHeaders.GetValue("authorization");
-        if (header is null)
-        {
-            return null;
-        }
-
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : string.Empty;
-    }
+    private static string? Bearer(ServerCallContext context) => GatewayService.BearerToken(context.RequestHeaders.GetValue("authorization"));
 
     private static byte[] Json(Action<Utf8JsonWriter> write)
     {

@@ -112,7 +112,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
             redis = await ConnectionMultiplexer.ConnectAsync(options.Redis).ConfigureAwait(false);
         }
 
-        IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress);
+        IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress, time);
         var pool = new WorkerPool(workers, new WorkerPoolOptions(), time);
         FileKeyStore? fileKeys = options.KeysFile is null ? null : FileKeyStore.Load(options.KeysFile, time);
         fileKeys ??= FileKeyStore.Parse("""{"keys":[]}""", "(no key file)", time);
@@ -183,15 +183,15 @@ public sealed partial class GatewayHost : IAsyncDisposable
         return host;
     }
 
-    private static List<IWorker> CreateWorkers(GatewayOptions options, IProgress<Worker.Loading.LoadProgress>? progress)
+    private static List<IWorker> CreateWorkers(GatewayOptions options, IProgress<Worker.Loading.LoadProgress>? progress, TimeProvider time)
     {
         if (options.LocalWorker is { } local)
         {
             WorkerHost host = WorkerHost.Start(local, options.LocalEngine, options.ServedModelName, progress);
-            return [new LocalWorker(host)];
+            return [new LocalWorker(host, ownsHost: true, time)];
         }
 
-        return options.Workers.Select(url => (IWorker)new GrpcWorker(new Uri(url))).ToList();
+        return options.Workers.Select(url => (IWorker)new GrpcWorker(new Uri(url), time: time)).ToList();
     }
 
     private static IUsageSink CreateSink(GatewayOptions options, out IAsyncDisposable? owned)

@@ -43,16 +43,7 @@ public static class OpenAIEndpoints
             HttpStatusCode.NotFound, "invalid_request_error", "unknown_url", null, $"Unknown request URL: {ctx.Request.Method} {ctx.Request.Path}.")));
     }
 
-    internal static string? Bearer(HttpRequest request)
-    {
-        string? header = request.Headers.Authorization;
-        if (header is null)
-        {
-            return null;
-        }
-
-        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : string.Empty;
-    }
+    private static string? Bearer(HttpRequest request) => GatewayService.BearerToken(request.Headers.Authorization);
 
     private static async Task GuardAsync(HttpContext ctx, GatewayService service, Func<Task> body)
     {
@@ -288,46 +279,12 @@ public static class OpenAIEndpoints
         ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
         using JsonDocument doc = RequestParser.Parse(body);
         JsonElement root = doc.RootElement;
-        string model = ModelField(root);
-        WorkerInfo info = service.FindModel(model);
-        var worker = service.Pool.PickForTokenize(model)
-            ?? throw ApiException.Unavailable($"No ready worker serves model '{model}'.", TimeSpan.FromSeconds(2));
-        int[] ids;
-        if (root.TryGetProperty("messages", out JsonElement _))
-        {
-            InferenceRequest chat = RequestParser.ParseChat(body, service.Options.Limits);
-            ids = await worker.ApplyChatTemplateAsync(chat.Messages, chat.AddGenerationPrompt, ctx.RequestAborted).ConfigureAwait(false);
-        }
-        else
-        {
-            if (!root.TryGetProperty("prompt", out JsonElement prompt))
-            {
-                throw ApiException.Missing("prompt");
-            }
-
-            if (prompt.ValueKind != JsonValueKind.String)
-            {
-                throw ApiException.WrongType("prompt", "a string");
-            }
-
-            string text;
-            try
-            {
-                text = prompt.GetString()!;
-            }
-            catch (InvalidOperationException)
-            {
-                throw ApiException.Invalid("prompt", "'prompt' contains invalid Unicode (a lone surrogate).", "invalid_unicode");
-            }
-
-            bool addSpecial = !root.TryGetProperty("add_special_tokens", out JsonElement add) || add.ValueKind != JsonValueKind.False;
-            if (root.TryGetProperty("add_special_tokens", out add) && add.ValueKind is not (JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null))
-            {
-                throw ApiException.WrongType("add_special_tokens", "a boolean");
-            }
-
-            ids = await worker.TokenizeAsync(text, addSpecial, ctx.RequestAborted).ConfigureAwait(false);
-        }
+        string model = RequestParser.RequiredString(root, "model");
+        InferenceRequest? chat = root.TryGetProperty("messages", out _) ? RequestParser.ParseChat(body, service.Options.Limits) : null;
+        string text = chat is null ? RequestParser.RequiredString(root, "prompt") : string.Empty;
+        bool addSpecial = RequestParser.OptionalBool(root, "add_special_tokens") ?? true;
+        (int[] ids, WorkerInfo info) = await service.TokenizeAsync(
+            model, text, addSpecial, chat?.Messages, chat?.AddGenerationPrompt ?? true, ctx.RequestAborted).ConfigureAwait(false);
 
         ctx.Response.ContentType = "application/json";
         using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
@@ -350,7 +307,7 @@ public static class OpenAIEndpoints
         ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
         using JsonDocument doc = RequestParser.Parse(body);
         JsonElement root = doc.RootElement;
-        string model = ModelField(root);
+        string model = RequestParser.RequiredString(root, "model");
         WorkerInfo info = service.FindModel(model);
         if (!root.TryGetProperty("tokens", out JsonElement tokens) || tokens.ValueKind != JsonValueKind.Array)
         {
@@ -368,25 +325,13 @@ public static class OpenAIEndpoints
             ids.Add(id);
         }
 
-        var worker = service.Pool.PickForTokenize(model)
-            ?? throw ApiException.Unavailable($"No ready worker serves model '{model}'.", TimeSpan.FromSeconds(2));
-        string text = await worker.DetokenizeAsync(ids, ctx.RequestAborted).ConfigureAwait(false);
+        string text = await service.WorkerFor(model).DetokenizeAsync(ids, ctx.RequestAborted).ConfigureAwait(false);
         ctx.Response.ContentType = "application/json";
         using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
         w.WriteStartObject();
         w.WriteString("prompt", text);
         w.WriteEndObject();
         await w.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
-    }
-
-    private static string ModelField(JsonElement root)
-    {
-        if (!root.TryGetProperty("model", out JsonElement m) || m.ValueKind == JsonValueKind.Null)
-        {
-            throw ApiException.Missing("model");
-        }
-
-        return m.ValueKind == JsonValueKind.String ? m.GetString()! : throw ApiException.WrongType("model", "a string");
     }
 
     private static Task PlainAsync(HttpContext ctx, HttpStatusCode status, string text)

@@ -207,7 +207,7 @@ public sealed class OpenAIResponse
                 if (WantLogprobs)
                 {
                     w.WriteStartObject("logprobs");
-                    WriteLegacyLogprobs(w, c.Logprobs);
+                    WriteLegacyLogprobs(w, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(c.Logprobs));
                     w.WriteEndObject();
                 }
                 else
@@ -332,7 +332,7 @@ public sealed class OpenAIResponse
         w.WriteEndArray();
     }
 
-    private static void WriteLegacyLogprobs(Utf8JsonWriter w, IReadOnlyList<(ServedToken Token, IReadOnlyList<ServedToken>? Top, int Offset)> entries)
+    private static void WriteLegacyLogprobs(Utf8JsonWriter w, ReadOnlySpan<(ServedToken Token, IReadOnlyList<ServedToken>? Top, int Offset)> entries)
     {
         w.WriteStartArray("tokens");
         foreach (var e in entries)
@@ -352,14 +352,15 @@ public sealed class OpenAIResponse
         foreach (var e in entries)
         {
             w.WriteStartObject();
-            if (e.Top is not null)
+            if (e.Top is { } top)
             {
-                var seen = new HashSet<string>(StringComparer.Ordinal);
-                foreach (ServedToken t in e.Top)
+                for (int i = 0; i < top.Count; i++)
                 {
-                    if (seen.Add(t.Text))
+                    // A JSON object keeps one entry per token string (two ids can decode alike); the first,
+                    // most likely, wins. At most 20 alternatives: a scan beats allocating a set per token.
+                    if (!SeenBefore(top, i))
                     {
-                        w.WriteNumber(t.Text, Finite(t.Logprob));
+                        w.WriteNumber(top[i].Text, Finite(top[i].Logprob));
                     }
                 }
             }
@@ -375,6 +376,19 @@ public sealed class OpenAIResponse
         }
 
         w.WriteEndArray();
+    }
+
+    private static bool SeenBefore(IReadOnlyList<ServedToken> top, int i)
+    {
+        for (int j = 0; j < i; j++)
+        {
+            if (string.Equals(top[j].Text, top[i].Text, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // JSON has no -Infinity; OpenAI reports impossible tokens as -9999.

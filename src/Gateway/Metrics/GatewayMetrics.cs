@@ -35,6 +35,7 @@ public sealed class GatewayMetrics
     private readonly Gauge _prefixQueries;
     private readonly Gauge _workerHealthy;
     private readonly Gauge _inFlight;
+    private int _inFlightCount;
 
     public GatewayMetrics(Func<IReadOnlyList<IWorker>> workers)
     {
@@ -63,6 +64,7 @@ public sealed class GatewayMetrics
         _inFlight = f.CreateGauge("inference_gateway_requests_in_flight", "Requests being served by the gateway.");
         Registry.AddBeforeCollectCallback(() =>
         {
+            _inFlight.Set(InFlight);
             foreach (IWorker w in workers())
             {
                 _workerHealthy.WithLabels(w.Id).Set(w.State == WorkerState.Ready ? 1 : 0);
@@ -81,9 +83,12 @@ public sealed class GatewayMetrics
 
     public CollectorRegistry Registry { get; }
 
-    public void RequestStarted() => _inFlight.Inc();
+    /// <summary>Admitted requests not yet ended (what a drain waits for).</summary>
+    public int InFlight => Volatile.Read(ref _inFlightCount);
 
-    public void RequestEnded() => _inFlight.Dec();
+    public void RequestStarted() => Interlocked.Increment(ref _inFlightCount);
+
+    public void RequestEnded() => Interlocked.Decrement(ref _inFlightCount);
 
     public void Finished(string api, string status, string finishReason) => _requests.WithLabels(api, status, finishReason).Inc();
 

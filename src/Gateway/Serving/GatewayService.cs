@@ -11,6 +11,7 @@ using Inference.Gateway.Metrics;
 using Inference.Gateway.Quotas;
 using Inference.Gateway.Workers;
 using Inference.Worker.Serving;
+using Inference.Worker.Tokenization;
 using Microsoft.Extensions.Logging;
 
 namespace Inference.Gateway.Serving;
@@ -30,7 +31,6 @@ public sealed partial class GatewayService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private volatile bool _draining;
-    private int _inFlight;
 
     public GatewayService(
         GatewayOptions options, WorkerPool pool, IKeyStore keys, ILimitsSource limits, QuotaManager quotas,
@@ -65,11 +65,7 @@ public sealed partial class GatewayService
     public void StartDraining() => _draining = true;
 
     /// <summary>Admitted requests not yet ended (what a drain waits for).</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
-
-    internal void ExecutionStarted() => Interlocked.Increment(ref _inFlight);
-
-    internal void ExecutionEnded() => Interlocked.Decrement(ref _inFlight);
+    public int InFlight => Metrics.InFlight;
 
     /// <summary>Resolves the bearer key; 401 when missing or unknown (unless the gateway is open).</summary>
     public async ValueTask<CallerContext> AuthenticateAsync(string? bearer, CancellationToken cancellationToken)
@@ -102,6 +98,44 @@ public sealed partial class GatewayService
         };
     }
 
+    /// <summary>The key of an <c>authorization: Bearer KEY</c> value (HTTP header or gRPC metadata); empty for another scheme.</summary>
+    public static string? BearerToken(string? authorization)
+    {
+        if (authorization is null)
+        {
+            return null;
+        }
+
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : string.Empty;
+    }
+
+    /// <summary>A ready worker serving <paramref name="model"/> (for tokenization), or 503.</summary>
+    public IWorker WorkerFor(string model) =>
+        Pool.PickForTokenize(model)
+        ?? throw ApiException.Unavailable($"No ready worker serves model '{model}'.", TimeSpan.FromSeconds(2), "no_worker_available");
+
+    /// <summary>
+    /// /tokenize for both APIs: the chat template over <paramref name="messages"/> when given, else
+    /// <paramref name="text"/>. 404 for an unknown model, 400 for what the worker refuses.
+    /// </summary>
+    public async Task<(int[] Ids, WorkerInfo Model)> TokenizeAsync(
+        string model, string text, bool addSpecialTokens, IReadOnlyList<ChatMessage>? messages, bool addGenerationPrompt, CancellationToken cancellationToken)
+    {
+        WorkerInfo info = FindModel(model);
+        IWorker worker = WorkerFor(model);
+        try
+        {
+            int[] ids = messages is { Count: > 0 }
+                ? await worker.ApplyChatTemplateAsync(messages, addGenerationPrompt, cancellationToken).ConfigureAwait(false)
+                : await worker.TokenizeAsync(text, addSpecialTokens, cancellationToken).ConfigureAwait(false);
+            return (ids, info);
+        }
+        catch (WorkerException ex)
+        {
+            throw RequestRunner.ToApiException(ex);
+        }
+    }
+
     /// <summary>Shows a key the way OpenAI does: a few leading and trailing characters only.</summary>
     public static string Redact(string key) =>
         key.Length <= 8 ? "****" : string.Concat(key.AsSpan(0, 3), "****", key.AsSpan(key.Length - 4));
@@ -131,8 +165,7 @@ public sealed partial class GatewayService
         }
 
         WorkerInfo model = FindModel(request.Model);
-        IWorker worker = Pool.PickForTokenize(request.Model)
-            ?? throw ApiException.Unavailable($"No ready worker serves model '{request.Model}'.", TimeSpan.FromSeconds(2), "no_worker_available");
+        IWorker worker = WorkerFor(request.Model);
         if (request.Echo && request.Logprobs is not null)
         {
             throw ApiException.Invalid("echo", "echo together with logprobs (prompt logprobs) is not supported by this server.", "unsupported_parameter");

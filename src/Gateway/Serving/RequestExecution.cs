@@ -46,7 +46,6 @@ public sealed class RequestExecution : IAsyncDisposable
         _started = time.GetTimestamp();
         Outcome = new RunOutcome(prepared.PromptIds.Count * prepared.Request.N);
         service.Metrics.RequestStarted();
-        service.ExecutionStarted();
     }
 
     public PreparedRequest Prepared { get; }
@@ -140,7 +139,6 @@ public sealed class RequestExecution : IAsyncDisposable
         }
 
         _service.Metrics.RequestEnded();
-        _service.ExecutionEnded();
         TimeSpan elapsed = _time.GetElapsedTime(_started);
         RunOutcome o = Outcome;
         UsageStatus status = o.Completed ? UsageStatus.Completed

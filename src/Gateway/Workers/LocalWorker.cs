@@ -11,12 +11,14 @@ public sealed class LocalWorker : IWorker
 {
     private readonly WorkerHost _host;
     private readonly bool _ownsHost;
+    private readonly TimeProvider _time;
 
-    public LocalWorker(WorkerHost host, bool ownsHost = true)
+    public LocalWorker(WorkerHost host, bool ownsHost = true, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         _host = host;
         _ownsHost = ownsHost;
+        _time = time ?? TimeProvider.System;
     }
 
     public string Id => "local";
@@ -29,7 +31,7 @@ public sealed class LocalWorker : IWorker
 
     public EngineStats? Load => _host.Stats;
 
-    public DateTimeOffset LoadAt => DateTimeOffset.UtcNow; // the loop publishes after every step; always current
+    public DateTimeOffset LoadAt => _time.GetUtcNow(); // read straight from the loop, which publishes after every step: always current
 
     public Task<int[]> TokenizeAsync(string text, bool addSpecialTokens, CancellationToken cancellationToken) =>
         Task.FromResult(_host.Tokenize(text, addSpecialTokens));

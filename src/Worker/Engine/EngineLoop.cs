@@ -70,18 +70,23 @@ public sealed partial class EngineLoop : IDisposable
     /// Validates and queues a request. Refusals are immediate: Invalid (too long for the context or the
     /// cache; <paramref name="error"/> says why with both numbers) or Overloaded (queue limits).
     /// </summary>
-    public SubmitStatus Submit(GenerationRequest request, out GenerationStream? stream, out string? error)
+    public SubmitStatus Submit(GenerationRequest request, out GenerationStream? stream, out string? error) =>
+        Submit(request, out stream, out error, out _);
+
+    /// <summary>As <see cref="Submit(GenerationRequest, out GenerationStream?, out string?)"/>; an Invalid refusal also names the request parameter at fault.</summary>
+    public SubmitStatus Submit(GenerationRequest request, out GenerationStream? stream, out string? error, out string? param)
     {
         ArgumentNullException.ThrowIfNull(request);
         stream = null;
         error = null;
+        param = null;
         if (_stopping)
         {
             error = "the engine is shutting down";
             return SubmitStatus.ShuttingDown;
         }
 
-        if (!Validate(request, out error))
+        if (!Validate(request, out error, out param))
         {
             return SubmitStatus.Invalid;
         }
@@ -140,9 +145,10 @@ public sealed partial class EngineLoop : IDisposable
         _wake.Release();
     }
 
-    private bool Validate(GenerationRequest request, out string? error)
+    private bool Validate(GenerationRequest request, out string? error, out string? param)
     {
         error = null;
+        param = null;
         int prompt = request.PromptTokens.Count;
         int vocab = _runtime.Config.VocabSize;
         int limit = _runtime.Model.MaxModelLength;
@@ -153,12 +159,14 @@ public sealed partial class EngineLoop : IDisposable
         catch (InvalidParameterException ex)
         {
             error = ex.Message;
+            param = ex.Param;
             return false;
         }
 
         if (prompt == 0)
         {
             error = "the prompt is empty";
+            param = "prompt";
             return false;
         }
 
@@ -167,6 +175,7 @@ public sealed partial class EngineLoop : IDisposable
             if ((uint)id >= (uint)vocab)
             {
                 error = $"prompt token id {id} is outside the vocabulary [0, {vocab})";
+                param = "prompt";
                 return false;
             }
         }
@@ -174,6 +183,7 @@ public sealed partial class EngineLoop : IDisposable
         if (prompt + request.Sampling.MaxTokens > limit)
         {
             error = $"this model's maximum context length is {limit} tokens, but the prompt has {prompt} tokens and max_tokens is {request.Sampling.MaxTokens} ({prompt + request.Sampling.MaxTokens} in total)";
+            param = "max_tokens";
             return false;
         }
 
@@ -181,12 +191,14 @@ public sealed partial class EngineLoop : IDisposable
         if (blocksNeeded > _runtime.Cache.NumBlocks)
         {
             error = $"prompt + max_tokens need {blocksNeeded} KV blocks but the cache has {_runtime.Cache.NumBlocks}";
+            param = "max_tokens";
             return false;
         }
 
         if (request.N < 1)
         {
             error = "n must be >= 1";
+            param = "n";
             return false;
         }
 

@@ -134,25 +134,17 @@ public sealed class WorkerHost : IDisposable
             throw new WorkerException(WorkerErrorKind.Unavailable, "the worker is draining");
         }
 
-        SubmitStatus status = _engine.Submit(request, out GenerationStream? stream, out string? error);
+        SubmitStatus status = _engine.Submit(request, out GenerationStream? stream, out string? error, out string? param);
         return status switch
         {
             SubmitStatus.Accepted => Events(stream!, request.Sampling.Logprobs is not null, cancellationToken),
-            SubmitStatus.Invalid => throw new WorkerException(WorkerErrorKind.Invalid, error ?? "invalid request", ParamOf(error)),
+            SubmitStatus.Invalid => throw new WorkerException(WorkerErrorKind.Invalid, error ?? "invalid request", param),
             SubmitStatus.Overloaded => throw new WorkerException(WorkerErrorKind.Overloaded, error ?? "the worker is overloaded"),
             _ => throw new WorkerException(WorkerErrorKind.Unavailable, error ?? "the worker is shutting down"),
         };
     }
 
     public void Abort(string requestId) => _engine.Abort(requestId);
-
-    private static string? ParamOf(string? error) => error switch
-    {
-        null => null,
-        _ when error.Contains("max_tokens", StringComparison.Ordinal) || error.Contains("context length", StringComparison.Ordinal) => "max_tokens",
-        _ when error.Contains("prompt", StringComparison.Ordinal) => "prompt",
-        _ => null,
-    };
 
     private async IAsyncEnumerable<ServedEvent> Events(
         GenerationStream stream, bool logprobs, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -52,8 +52,6 @@ public sealed partial class GatewayHost : IAsyncDisposable
     /// <summary>The public gRPC address, or null when disabled.</summary>
     public Uri? GrpcAddress => _grpc is null ? null : new($"http://{Format(_grpc.IPEndPoint!)}");
 
-    public IServiceProvider Services => _app.Services;
-
     public static async Task<GatewayHost> StartAsync(
         GatewayOptions options, GatewayDependencies? dependencies = null, Action<ILoggingBuilder>? logging = null,
         IProgress<Worker.Loading.LoadProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -234,9 +232,6 @@ public sealed partial class GatewayHost : IAsyncDisposable
         Service.StartDraining();
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>Blocks until the host stops (SIGTERM / Ctrl+C).</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancellationToken = default) => _app.WaitForShutdownAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

@@ -255,7 +255,7 @@ public sealed class OpenAIResponse
         w.WriteEndObject();
     }
 
-    public static string? FinishReasonString(FinishReason reason) => reason switch
+    private static string? FinishReasonString(FinishReason reason) => reason switch
     {
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",

@@ -13,7 +13,6 @@ public sealed record CallerContext
 
     public required string Tenant { get; init; }
 
-    public string Tier { get; init; } = "none";
 
     public PriorityClass Class { get; init; } = PriorityClass.Standard;
 

@@ -91,7 +91,6 @@ public sealed partial class GatewayService
         {
             KeyId = key.KeyId,
             Tenant = key.Tenant,
-            Tier = key.Tier.ToString().ToLowerInvariant(),
             Class = limits.Priority,
             Key = key,
             Limits = limits,

@@ -23,8 +23,6 @@ public sealed class LocalWorker : IWorker
 
     public string Id => "local";
 
-    public WorkerHost Host => _host;
-
     public WorkerInfo? Info => _host.Info;
 
     public WorkerState State => _host.Draining ? WorkerState.Draining : WorkerState.Ready;

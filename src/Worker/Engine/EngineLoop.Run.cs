@@ -119,6 +119,7 @@ public sealed partial class EngineLoop
         }
 
         long now = _time.GetTimestamp();
+        MarkFirstScheduled(plan, now);
         (double forwardMicros, double sampleMicros, string? error) = _stepper.Run(plan, now);
         _steps++;
         if (error is not null)
@@ -129,6 +130,23 @@ public sealed partial class EngineLoop
         _scheduler.Complete(plan);
         EmitAndRetire(plan);
         PublishStats(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds, forwardMicros, sampleMicros);
+    }
+
+    // Queue time ends when a request is first planned, before its forward runs (vLLM's queued -> scheduled
+    // interval); TTFT ends after the forward that samples its first token, so a long prefill counts in TTFT only.
+    private void MarkFirstScheduled(StepPlan plan, long now)
+    {
+        List<ScheduledChunk> chunks = plan.Chunks;
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            Sequence seq = chunks[i].Sequence;
+            if (seq.EngineState is RequestState state && !state.Closed && state.FirstScheduled < 0)
+            {
+                state.FirstScheduled = now;
+                state.CachedPromptTokens = seq.NumCachedTokens;
+                LeaveQueue(state);
+            }
+        }
     }
 
     private void FailPlan(StepPlan plan, string error)
@@ -154,13 +172,6 @@ public sealed partial class EngineLoop
             if (chunk.Sequence.EngineState is not RequestState state || state.Closed)
             {
                 continue;
-            }
-
-            if (state.FirstScheduled < 0)
-            {
-                state.FirstScheduled = now;
-                state.CachedPromptTokens = chunk.Sequence.NumCachedTokens;
-                LeaveQueue(state);
             }
 
             if (!chunk.IsDecode)

@@ -48,9 +48,11 @@ public sealed class GenerationStream
                 {
                     if (e.Usage is not null)
                     {
-                        Usage = e.Usage;
+                        // The engine may have generated a few tokens past a stop string before StopChoice reached
+                        // it (timing-dependent): bill what was delivered, up to the token that completed the match.
+                        Usage = e.Usage with { CompletionTokens = DeliveredTokens(choices) };
                         completed = true;
-                        yield return new GenerationDelta { Choice = -1, Usage = e.Usage, Timestamp = e.Timestamp };
+                        yield return new GenerationDelta { Choice = -1, Usage = Usage, Timestamp = e.Timestamp };
                         continue;
                     }
 
@@ -91,6 +93,17 @@ public sealed class GenerationStream
         }
     }
 
+    private static int DeliveredTokens(ChoiceText[] choices)
+    {
+        int total = 0;
+        foreach (ChoiceText choice in choices)
+        {
+            total += choice.Tokens;
+        }
+
+        return total;
+    }
+
     /// <summary>
     /// Per-choice detokenizer and stop-string hold-back. Stop strings are matched only once the choice
     /// has <paramref name="minTokens"/> tokens (vLLM skips the check below min_tokens); text is still held
@@ -106,6 +119,9 @@ public sealed class GenerationStream
         private int _tokens;
 
         public bool Done { get; private set; }
+
+        /// <summary>Tokens delivered for this choice: none after a stop string matched.</summary>
+        public int Tokens => _tokens;
 
         public bool StoppedByString { get; private set; }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Models;
 using Inference.Worker.Runtime;
@@ -241,8 +242,9 @@ internal static class EngineBenchmark
 
     private static GenerationStream Submit(EngineLoop engine, GenerationRequest request)
     {
-        SubmitStatus status = engine.Submit(request, out GenerationStream? stream, out string? error);
-        return status == SubmitStatus.Accepted ? stream! : throw new InvalidOperationException($"{request.RequestId} refused ({status}): {error}");
+        return engine.Submit(request, out GenerationStream? stream) is Refusal refusal
+            ? throw new InvalidOperationException($"{request.RequestId} refused ({refusal.Kind}): {refusal.Message}")
+            : stream!;
     }
 
     private static int[] RandomTokens(Random random, int length)

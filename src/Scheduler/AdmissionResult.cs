@@ -11,7 +11,7 @@ public enum AdmissionResult
     /// <summary>max_queued_tokens would be exceeded.</summary>
     QueueTokensFull,
 
-    /// <summary>The prompt plus max_tokens can never fit in the KV cache.</summary>
+    /// <summary>The prompt plus max_tokens can never fit: the <see cref="AdmissionRule"/> refuses it.</summary>
     TooLargeForCache,
 
     /// <summary>A request with the same id is already in the system.</summary>

@@ -46,6 +46,7 @@ public sealed partial class BatchScheduler
         _waiting = new WaitingQueue(time, options.AgingInterval);
         _fairness = new VirtualTokenCounter(t => options.TenantWeights.TryGetValue(t, out double w) ? w : options.DefaultTenantWeight);
         _watermarkBlocks = (int)(blocks.TotalBlocks * options.Watermark);
+        Admission = new AdmissionRule(options.MaxModelLength, blocks.BlockSize, blocks.TotalBlocks - _watermarkBlocks);
         _agingCheckTicks = options.AgingInterval > TimeSpan.Zero
             ? (long)(options.AgingInterval.TotalSeconds / 8 * time.TimestampFrequency)
             : long.MaxValue;
@@ -53,6 +54,9 @@ public sealed partial class BatchScheduler
     }
 
     public SchedulerOptions Options => _options;
+
+    /// <summary>The rule <see cref="TryAdd"/> applies; callers on other threads may check it first (immutable).</summary>
+    public AdmissionRule Admission { get; }
 
     public BlockManager Blocks => _blocks;
 
@@ -105,8 +109,7 @@ public sealed partial class BatchScheduler
             return AdmissionResult.QueueTokensFull;
         }
 
-        long blocksForOne = ((long)request.PromptTokens.Count + request.MaxTokens + _blocks.BlockSize - 1) / _blocks.BlockSize;
-        if (blocksForOne > _blocks.TotalBlocks - _watermarkBlocks)
+        if (Admission.Check(request.PromptTokens.Count, request.MaxTokens) is not null)
         {
             return AdmissionResult.TooLargeForCache;
         }

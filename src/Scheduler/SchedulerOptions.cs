@@ -18,6 +18,9 @@ public sealed record SchedulerOptions
     /// <summary>How many times one sequence may be preempted for priority (memory pressure is not bounded).</summary>
     public int MaxPriorityPreemptionsPerSequence { get; init; } = 2;
 
+    /// <summary>Most prompt + output tokens of one sequence (the model's context); part of the <see cref="AdmissionRule"/>.</summary>
+    public int MaxModelLength { get; init; } = int.MaxValue;
+
     /// <summary>Waiting requests beyond which new ones are refused at once.</summary>
     public int MaxQueuedRequests { get; init; } = 4096;
 
@@ -47,6 +50,7 @@ public sealed record SchedulerOptions
         Require(MaxNumBatchedTokens >= 1, nameof(MaxNumBatchedTokens), MaxNumBatchedTokens, "must be >= 1");
         Require(Watermark is >= 0 and < 1, nameof(Watermark), Watermark, "must be in [0, 1)");
         Require(MaxPriorityPreemptionsPerSequence >= 0, nameof(MaxPriorityPreemptionsPerSequence), MaxPriorityPreemptionsPerSequence, "must be >= 0");
+        Require(MaxModelLength >= 1, nameof(MaxModelLength), MaxModelLength, "must be >= 1");
         Require(MaxQueuedRequests >= 1, nameof(MaxQueuedRequests), MaxQueuedRequests, "must be >= 1");
         Require(MaxQueuedTokens >= 1, nameof(MaxQueuedTokens), MaxQueuedTokens, "must be >= 1");
         Require(AgingInterval >= TimeSpan.Zero, nameof(AgingInterval), AgingInterval, "must not be negative");

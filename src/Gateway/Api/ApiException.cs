@@ -1,4 +1,5 @@
 using System.Net;
+using Inference.Scheduler;
 
 namespace Inference.Gateway.Api;
 
@@ -49,6 +50,22 @@ public sealed class ApiException : Exception
 
     /// <summary>Extra response headers (x-ratelimit-*).</summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary>
+    /// Renders a refusal decided in the worker (or the gateway's pool) with its message, param, code and
+    /// retry-after unchanged; only the HTTP status and error type come from its kind.
+    /// </summary>
+    public static ApiException From(Refusal refusal)
+    {
+        ArgumentNullException.ThrowIfNull(refusal);
+        return refusal.Kind switch
+        {
+            RefusalKind.Invalid => new ApiException(HttpStatusCode.BadRequest, "invalid_request_error", refusal.Code ?? "invalid_value", refusal.Param, refusal.Message),
+            RefusalKind.Overloaded => new ApiException(HttpStatusCode.ServiceUnavailable, "server_error", refusal.Code ?? "overloaded", null, refusal.Message) { RetryAfter = refusal.RetryAfter ?? TimeSpan.FromSeconds(1) },
+            RefusalKind.Unavailable => new ApiException(HttpStatusCode.ServiceUnavailable, "server_error", refusal.Code ?? "no_worker_available", null, refusal.Message) { RetryAfter = refusal.RetryAfter ?? TimeSpan.FromSeconds(2) },
+            _ => new ApiException(HttpStatusCode.InternalServerError, "server_error", refusal.Code ?? "worker_error", null, refusal.Message),
+        };
+    }
 
     public static ApiException Invalid(string? param, string message, string code = "invalid_value") =>
         new(HttpStatusCode.BadRequest, "invalid_request_error", code, param, message);

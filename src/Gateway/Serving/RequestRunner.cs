@@ -169,17 +169,11 @@ public static class RequestRunner
         }
     }
 
-    /// <summary>Maps a worker refusal to the client-facing error.</summary>
+    /// <summary>A worker's refusal, unchanged, as the client-facing error.</summary>
     public static ApiException ToApiException(WorkerException ex)
     {
         ArgumentNullException.ThrowIfNull(ex);
-        return ex.Kind switch
-        {
-            WorkerErrorKind.Invalid => ApiException.Invalid(ex.Param, ex.Message),
-            WorkerErrorKind.Overloaded => ApiException.Unavailable($"The server is overloaded: {ex.Message}. Retry later.", TimeSpan.FromSeconds(1)),
-            WorkerErrorKind.Unavailable => ApiException.Unavailable($"No worker can take the request: {ex.Message}.", TimeSpan.FromSeconds(2), "no_worker_available"),
-            _ => new ApiException(System.Net.HttpStatusCode.InternalServerError, "server_error", "worker_error", null, $"The worker failed: {ex.Message}"),
-        };
+        return ApiException.From(ex.Refusal);
     }
 
     private static async Task<(bool More, ServedEvent? Failure)> NextAsync(IAsyncEnumerator<ServedEvent> e)

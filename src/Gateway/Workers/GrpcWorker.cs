@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Serving;
 using Inference.Worker.Tokenization;
@@ -144,7 +145,7 @@ public sealed class GrpcWorker : IWorker
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && connectionLost.IsCancellationRequested)
             {
-                throw new WorkerException(WorkerErrorKind.Unavailable, $"lost worker {Id} during the request (no load report for {_options.StaleAfter.TotalSeconds:0.#} s)");
+                throw new WorkerException(RefusalKind.Unavailable, $"lost worker {Id} during the request (no load report for {_options.StaleAfter.TotalSeconds:0.#} s)");
             }
             catch (RpcException ex)
             {

@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Serving;
 using Microsoft.Extensions.Logging;
@@ -156,7 +157,7 @@ public sealed class WorkerPool : IAsyncDisposable
         List<Candidate> candidates = Rank(model, request, out ulong[] prefixHashes);
         if (candidates.Count == 0)
         {
-            throw new WorkerException(WorkerErrorKind.Unavailable, $"no ready worker serves model '{model}'", "model");
+            throw new WorkerException(RefusalKind.Unavailable, $"no ready worker serves model '{model}'", "model");
         }
 
         for (int i = 0; ; i++)

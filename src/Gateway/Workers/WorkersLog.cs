@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using Inference.Worker.Serving;
 using Microsoft.Extensions.Logging;
 
@@ -19,5 +20,5 @@ internal static partial class WorkersLog
     public static partial void WorkerUnreachable(ILogger logger, string worker, string reason);
 
     [LoggerMessage(2010, LogLevel.Information, "Request {RequestId} refused by worker {Worker} ({Kind}: {Reason}); trying the next one")]
-    public static partial void RetryingElsewhere(ILogger logger, string requestId, string worker, WorkerErrorKind kind, string reason);
+    public static partial void RetryingElsewhere(ILogger logger, string requestId, string worker, RefusalKind kind, string reason);
 }

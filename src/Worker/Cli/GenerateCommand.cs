@@ -1,9 +1,9 @@
-using Inference.Scheduler;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Loading;
 using Inference.Worker.Runtime;
@@ -111,10 +111,9 @@ internal static class GenerateCommand
                 TimeProvider.System,
                 new Random());
             var request = new GenerationRequest { RequestId = "cli", PromptTokens = prompt, Sampling = sampling, StopStrings = stops };
-            SubmitStatus status = engine.Submit(request, out GenerationStream? stream, out string? error);
-            if (status != SubmitStatus.Accepted)
+            if (engine.Submit(request, out GenerationStream? stream) is Refusal refusal)
             {
-                Console.Error.WriteLine($"error: {error}");
+                Console.Error.WriteLine(refusal.Param is null ? $"error: {refusal.Message}" : $"error: {refusal.Param}: {refusal.Message}");
                 return 2;
             }
 

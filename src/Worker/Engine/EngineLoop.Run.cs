@@ -54,7 +54,9 @@ public sealed partial class EngineLoop
             AdmissionResult result = _scheduler.TryAdd(request, out Sequence? seq);
             if (result != AdmissionResult.Accepted)
             {
-                Close(state, FinishReason.Error, $"request refused: {result}");
+                // Submit applied the same rule and the scheduler has no queue bounds here: unreachable
+                // unless an invariant broke, so say which.
+                Close(state, FinishReason.Error, $"request refused after it was accepted ({result}): an engine invariant was broken");
                 continue;
             }
 

@@ -16,6 +16,8 @@ namespace Inference.Worker.Engine;
 /// </summary>
 public sealed partial class EngineLoop : IDisposable
 {
+    private static readonly TimeSpan OverloadRetryAfter = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ShutdownRetryAfter = TimeSpan.FromSeconds(5);
     private readonly ModelRuntime _runtime;
     private readonly EngineOptions _options;
     private readonly BatchScheduler _scheduler;
@@ -49,7 +51,16 @@ public sealed partial class EngineLoop : IDisposable
         _random = random;
         var blocks = new BlockManager(runtime.Cache.NumBlocks, runtime.Cache.BlockSize, options.EnablePrefixCaching);
         byte[] secret = options.PrefixCacheSecret;
-        _scheduler = new BatchScheduler(options.Scheduler, blocks, time, tenant => PrefixSalt.For(secret, tenant));
+        // One admission rule: the scheduler's, with the model's context. Queue bounds are Submit's alone (it
+        // counts intake too); the scheduler's own would also count preempted sequences and could refuse a
+        // request Submit accepted.
+        SchedulerOptions scheduling = options.Scheduler with
+        {
+            MaxModelLength = runtime.Model.MaxModelLength,
+            MaxQueuedRequests = int.MaxValue,
+            MaxQueuedTokens = long.MaxValue,
+        };
+        _scheduler = new BatchScheduler(scheduling, blocks, time, tenant => PrefixSalt.For(secret, tenant));
         _intake = Channel.CreateBounded<RequestState>(new BoundedChannelOptions(options.Scheduler.MaxQueuedRequests)
         {
             SingleReader = true,
@@ -67,70 +78,62 @@ public sealed partial class EngineLoop : IDisposable
     public ModelRuntime Runtime => _runtime;
 
     /// <summary>
-    /// Validates and queues a request. Refusals are immediate: Invalid (too long for the context or the
-    /// cache; <paramref name="error"/> says why with both numbers) or Overloaded (queue limits).
+    /// Validates and queues a request: null and a <paramref name="stream"/> when accepted, otherwise the
+    /// refusal, at once (Invalid: a bad parameter, or too long for the context or the cache, with both
+    /// numbers; Overloaded: the queue bounds; Unavailable: shutting down). A request accepted here is never
+    /// refused later: the scheduler admits by the same <see cref="AdmissionRule"/>.
     /// </summary>
-    public SubmitStatus Submit(GenerationRequest request, out GenerationStream? stream, out string? error) =>
-        Submit(request, out stream, out error, out _);
-
-    /// <summary>As <see cref="Submit(GenerationRequest, out GenerationStream?, out string?)"/>; an Invalid refusal also names the request parameter at fault.</summary>
-    public SubmitStatus Submit(GenerationRequest request, out GenerationStream? stream, out string? error, out string? param)
+    public Refusal? Submit(GenerationRequest request, out GenerationStream? stream)
     {
         ArgumentNullException.ThrowIfNull(request);
         stream = null;
-        error = null;
-        param = null;
         if (_stopping)
         {
-            error = "the engine is shutting down";
-            return SubmitStatus.ShuttingDown;
+            return Refusal.Unavailable("the engine is shutting down", ShutdownRetryAfter, "shutting_down");
         }
 
-        if (!Validate(request, out error, out param))
+        if (Validate(request) is Refusal invalid)
         {
-            return SubmitStatus.Invalid;
+            return invalid;
         }
 
+        // The queue bounds are decided here only (the loop's scheduler has none of its own, see the constructor).
         SchedulerOptions limits = _options.Scheduler;
         if (Interlocked.Increment(ref _queuedRequests) > limits.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref _queuedRequests);
-            error = $"the waiting queue is full ({limits.MaxQueuedRequests} requests)";
-            return SubmitStatus.Overloaded;
+            return Refusal.Overloaded($"the waiting queue is full ({limits.MaxQueuedRequests} requests)", OverloadRetryAfter);
         }
 
         if (Interlocked.Add(ref _queuedTokens, request.PromptTokens.Count) > limits.MaxQueuedTokens)
         {
             Interlocked.Decrement(ref _queuedRequests);
             Interlocked.Add(ref _queuedTokens, -request.PromptTokens.Count);
-            error = $"the waiting queue holds too many tokens (limit {limits.MaxQueuedTokens})";
-            return SubmitStatus.Overloaded;
+            return Refusal.Overloaded($"the waiting queue holds too many tokens (limit {limits.MaxQueuedTokens})", OverloadRetryAfter);
         }
 
         if (!_ids.TryAdd(request.RequestId, 0))
         {
             Interlocked.Decrement(ref _queuedRequests);
             Interlocked.Add(ref _queuedTokens, -request.PromptTokens.Count);
-            error = $"a request with id '{request.RequestId}' is already running";
-            return SubmitStatus.Invalid;
+            return Refusal.Invalid("request_id", $"a request with id '{request.RequestId}' is already running", "duplicate_request_id");
         }
 
         // Unbounded so end-of-request events always fit; the loop enforces MaxBufferedEventsPerRequest on
         // tokens itself (a reader that falls that far behind is aborted, never waited for).
         var channel = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true }); // multi-reader: Count is only supported there
         var state = new RequestState(request, channel, _time.GetTimestamp());
-        stream = new GenerationStream(this, request, channel.Reader, _runtime.Tokenizer);
         if (!_intake.Writer.TryWrite(state))
         {
             _ids.TryRemove(request.RequestId, out _);
             Interlocked.Decrement(ref _queuedRequests);
             Interlocked.Add(ref _queuedTokens, -request.PromptTokens.Count);
-            error = "the intake queue is full";
-            return SubmitStatus.Overloaded;
+            return Refusal.Overloaded("the intake queue is full", OverloadRetryAfter);
         }
 
+        stream = new GenerationStream(this, request, channel.Reader, _runtime.Tokenizer);
         _wake.Release();
-        return SubmitStatus.Accepted;
+        return null;
     }
 
     /// <summary>Aborts a request (client gone); its blocks are freed by the next step.</summary>
@@ -145,64 +148,32 @@ public sealed partial class EngineLoop : IDisposable
         _wake.Release();
     }
 
-    private bool Validate(GenerationRequest request, out string? error, out string? param)
+    private Refusal? Validate(GenerationRequest request)
     {
-        error = null;
-        param = null;
-        int prompt = request.PromptTokens.Count;
         int vocab = _runtime.Config.VocabSize;
-        int limit = _runtime.Model.MaxModelLength;
         try
         {
             request.Sampling.Validate(vocab);
         }
         catch (InvalidParameterException ex)
         {
-            error = ex.Message;
-            param = ex.Param;
-            return false;
+            return Refusal.Invalid(ex.Param, ex.Message);
         }
 
-        if (prompt == 0)
+        if (request.N < 1)
         {
-            error = "the prompt is empty";
-            param = "prompt";
-            return false;
+            return Refusal.Invalid("n", "n must be >= 1");
         }
 
         foreach (int id in request.PromptTokens)
         {
             if ((uint)id >= (uint)vocab)
             {
-                error = $"prompt token id {id} is outside the vocabulary [0, {vocab})";
-                param = "prompt";
-                return false;
+                return Refusal.Invalid("prompt", $"prompt token id {id} is outside the vocabulary [0, {vocab})", "invalid_token_id");
             }
         }
 
-        if (prompt + request.Sampling.MaxTokens > limit)
-        {
-            error = $"this model's maximum context length is {limit} tokens, but the prompt has {prompt} tokens and max_tokens is {request.Sampling.MaxTokens} ({prompt + request.Sampling.MaxTokens} in total)";
-            param = "max_tokens";
-            return false;
-        }
-
-        long blocksNeeded = ((long)prompt + request.Sampling.MaxTokens + _runtime.Cache.BlockSize - 1) / _runtime.Cache.BlockSize;
-        if (blocksNeeded > _runtime.Cache.NumBlocks)
-        {
-            error = $"prompt + max_tokens need {blocksNeeded} KV blocks but the cache has {_runtime.Cache.NumBlocks}";
-            param = "max_tokens";
-            return false;
-        }
-
-        if (request.N < 1)
-        {
-            error = "n must be >= 1";
-            param = "n";
-            return false;
-        }
-
-        return true;
+        return _scheduler.Admission.Check(request.PromptTokens.Count, request.Sampling.MaxTokens);
     }
 
     public void Dispose()

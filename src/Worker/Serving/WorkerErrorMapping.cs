@@ -1,29 +1,44 @@
+using System.Globalization;
 using Grpc.Core;
+using Inference.Scheduler;
 
 namespace Inference.Worker.Serving;
 
 /// <summary>
-/// <see cref="WorkerException"/> to gRPC status (plus the worker-error-kind / worker-error-param trailers)
+/// <see cref="WorkerException"/> to gRPC status (plus the worker-error-kind / -param / -code / -retry-after-ms trailers)
 /// and back, as worker.proto specifies. A status without the kind trailer is a transport failure.
 /// </summary>
 internal static class WorkerErrorMapping
 {
     public const string KindTrailer = "worker-error-kind";
     public const string ParamTrailer = "worker-error-param";
+    public const string CodeTrailer = "worker-error-code";
+    public const string RetryAfterTrailer = "worker-error-retry-after-ms";
 
     public static RpcException ToRpcException(WorkerException ex)
     {
-        var trailers = new Metadata { { KindTrailer, KindName(ex.Kind) } };
-        if (ex.Param is not null)
+        Refusal refusal = ex.Refusal;
+        var trailers = new Metadata { { KindTrailer, KindName(refusal.Kind) } };
+        if (refusal.Param is not null)
         {
-            trailers.Add(ParamTrailer, ex.Param);
+            trailers.Add(ParamTrailer, refusal.Param);
+        }
+
+        if (refusal.Code is not null)
+        {
+            trailers.Add(CodeTrailer, refusal.Code);
+        }
+
+        if (refusal.RetryAfter is TimeSpan retry)
+        {
+            trailers.Add(RetryAfterTrailer, ((long)retry.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         }
 
         StatusCode code = ex.Kind switch
         {
-            WorkerErrorKind.Invalid => StatusCode.InvalidArgument,
-            WorkerErrorKind.Overloaded => StatusCode.ResourceExhausted,
-            WorkerErrorKind.Unavailable => StatusCode.Unavailable,
+            RefusalKind.Invalid => StatusCode.InvalidArgument,
+            RefusalKind.Overloaded => StatusCode.ResourceExhausted,
+            RefusalKind.Unavailable => StatusCode.Unavailable,
             _ => StatusCode.Internal,
         };
         return new RpcException(new Status(code, ex.Message), trailers);
@@ -33,33 +48,41 @@ internal static class WorkerErrorMapping
     public static WorkerException FromRpcException(RpcException ex, string workerId)
     {
         string? kindName = ex.Trailers.GetValue(KindTrailer);
-        if (kindName is not null && TryParseKind(kindName, out WorkerErrorKind kind))
+        if (kindName is not null && TryParseKind(kindName, out RefusalKind kind))
         {
-            return new WorkerException(kind, ex.Status.Detail, ex.Trailers.GetValue(ParamTrailer));
+            TimeSpan? retryAfter = long.TryParse(ex.Trailers.GetValue(RetryAfterTrailer), NumberStyles.None, CultureInfo.InvariantCulture, out long ms)
+                ? TimeSpan.FromMilliseconds(ms)
+                : null;
+            return new WorkerException(new Refusal(kind, ex.Status.Detail)
+            {
+                Param = ex.Trailers.GetValue(ParamTrailer),
+                Code = ex.Trailers.GetValue(CodeTrailer),
+                RetryAfter = retryAfter,
+            });
         }
 
         return new WorkerException(
-            WorkerErrorKind.Unavailable,
+            RefusalKind.Unavailable,
             $"worker {workerId} is unreachable: {ex.StatusCode}: {ex.Status.Detail}");
     }
 
-    public static string KindName(WorkerErrorKind kind) => kind switch
+    public static string KindName(RefusalKind kind) => kind switch
     {
-        WorkerErrorKind.Invalid => "invalid",
-        WorkerErrorKind.Overloaded => "overloaded",
-        WorkerErrorKind.Unavailable => "unavailable",
+        RefusalKind.Invalid => "invalid",
+        RefusalKind.Overloaded => "overloaded",
+        RefusalKind.Unavailable => "unavailable",
         _ => "failed",
     };
 
-    private static bool TryParseKind(string name, out WorkerErrorKind kind)
+    private static bool TryParseKind(string name, out RefusalKind kind)
     {
         switch (name)
         {
-            case "invalid": kind = WorkerErrorKind.Invalid; return true;
-            case "overloaded": kind = WorkerErrorKind.Overloaded; return true;
-            case "unavailable": kind = WorkerErrorKind.Unavailable; return true;
-            case "failed": kind = WorkerErrorKind.Failed; return true;
-            default: kind = WorkerErrorKind.Failed; return false;
+            case "invalid": kind = RefusalKind.Invalid; return true;
+            case "overloaded": kind = RefusalKind.Overloaded; return true;
+            case "unavailable": kind = RefusalKind.Unavailable; return true;
+            case "failed": kind = RefusalKind.Failed; return true;
+            default: kind = RefusalKind.Failed; return false;
         }
     }
 }

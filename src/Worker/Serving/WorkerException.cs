@@ -1,52 +1,49 @@
+using Inference.Scheduler;
+
 namespace Inference.Worker.Serving;
 
-/// <summary>Why a worker refused or failed a request; the gateway maps kinds to HTTP/gRPC statuses.</summary>
-public enum WorkerErrorKind
-{
-    /// <summary>The request can never run here (too long, bad token ids, no chat template): 400 / INVALID_ARGUMENT.</summary>
-    Invalid,
-
-    /// <summary>Queues full; another worker or a later retry may succeed: 503 / UNAVAILABLE (retryable).</summary>
-    Overloaded,
-
-    /// <summary>The worker is draining or unreachable: retry elsewhere.</summary>
-    Unavailable,
-
-    /// <summary>The worker failed while running the request.</summary>
-    Failed,
-}
-
-/// <summary>A refusal (thrown before the first event) or a failure of a worker call.</summary>
+/// <summary>
+/// A refusal (thrown before the first event) or a failure of a worker call. It carries the
+/// <see cref="Scheduler.Refusal"/> decided where the rule lives, unchanged, across the worker's gRPC hop
+/// (<see cref="WorkerErrorMapping"/>) to the gateway's edges.
+/// </summary>
 public sealed class WorkerException : Exception
 {
-    public WorkerException(WorkerErrorKind kind, string message, string? param = null)
-        : base(message)
+    public WorkerException(Refusal refusal)
+        : base(refusal?.Message)
     {
-        Kind = kind;
-        Param = param;
+        ArgumentNullException.ThrowIfNull(refusal);
+        Refusal = refusal;
+    }
+
+    public WorkerException(RefusalKind kind, string message, string? param = null)
+        : this(new Refusal(kind, message) { Param = param })
+    {
     }
 
     public WorkerException()
-        : this(WorkerErrorKind.Failed, "worker error")
+        : this(RefusalKind.Failed, "worker error")
     {
     }
 
     public WorkerException(string message)
-        : this(WorkerErrorKind.Failed, message)
+        : this(RefusalKind.Failed, message)
     {
     }
 
     public WorkerException(string message, Exception innerException)
         : base(message, innerException)
     {
-        Kind = WorkerErrorKind.Failed;
+        Refusal = new Refusal(RefusalKind.Failed, message);
     }
 
-    public WorkerErrorKind Kind { get; }
+    public Refusal Refusal { get; }
+
+    public RefusalKind Kind => Refusal.Kind;
 
     /// <summary>The request parameter at fault, for Invalid (e.g. "max_tokens", "messages").</summary>
-    public string? Param { get; }
+    public string? Param => Refusal.Param;
 
     /// <summary>True when another worker (or a later attempt) might accept the request.</summary>
-    public bool Retryable => Kind is WorkerErrorKind.Overloaded or WorkerErrorKind.Unavailable;
+    public bool Retryable => Refusal.Retryable;
 }

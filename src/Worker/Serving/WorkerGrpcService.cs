@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -41,7 +42,7 @@ internal sealed class WorkerGrpcService : Proto.Worker.WorkerBase
             {
                 Proto.TokenizeRequest.InputOneofCase.Text => host.Tokenize(request.Text.Text, request.Text.AddSpecialTokens),
                 Proto.TokenizeRequest.InputOneofCase.Chat => host.ApplyChatTemplate(WorkerProtoMapping.FromProto(request.Chat), request.Chat.AddGenerationPrompt),
-                _ => throw new WorkerException(WorkerErrorKind.Invalid, "give either text or chat messages", "input"),
+                _ => throw new WorkerException(RefusalKind.Invalid, "give either text or chat messages", "input"),
             };
             var reply = new Proto.TokenizeReply();
             reply.Ids.AddRange(ids);
@@ -78,7 +79,7 @@ internal sealed class WorkerGrpcService : Proto.Worker.WorkerBase
             {
                 if (_state.Draining)
                 {
-                    throw new WorkerException(WorkerErrorKind.Unavailable, "the worker is draining");
+                    throw new WorkerException(RefusalKind.Unavailable, "the worker is draining");
                 }
 
                 WorkerHost host = RequireHostOrThrow();
@@ -151,5 +152,5 @@ internal sealed class WorkerGrpcService : Proto.Worker.WorkerBase
     }
 
     private WorkerHost RequireHostOrThrow() =>
-        _state.Host ?? throw new WorkerException(WorkerErrorKind.Unavailable, "the worker is loading its model");
+        _state.Host ?? throw new WorkerException(RefusalKind.Unavailable, "the worker is loading its model");
 }

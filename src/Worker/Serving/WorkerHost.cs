@@ -89,7 +89,7 @@ public sealed class WorkerHost : IDisposable
     {
         ArgumentNullException.ThrowIfNull(messages);
         ChatTemplate template = _runtime.Tokenizer.ChatTemplate
-            ?? throw new WorkerException(WorkerErrorKind.Invalid, $"model '{Info.Model}' has no chat template; use /v1/completions", "messages");
+            ?? throw new WorkerException(RefusalKind.Invalid, $"model '{Info.Model}' has no chat template; use /v1/completions", "messages");
         string text;
         try
         {
@@ -97,11 +97,11 @@ public sealed class WorkerHost : IDisposable
         }
         catch (ArgumentException ex)
         {
-            throw new WorkerException(WorkerErrorKind.Invalid, ex.Message, "messages");
+            throw new WorkerException(RefusalKind.Invalid, ex.Message, "messages");
         }
         catch (InvalidOperationException ex)
         {
-            throw new WorkerException(WorkerErrorKind.Invalid, ex.Message, "messages");
+            throw new WorkerException(RefusalKind.Invalid, ex.Message, "messages");
         }
 
         return _runtime.Tokenizer.Encode(text, addSpecialTokens: false);
@@ -115,7 +115,7 @@ public sealed class WorkerHost : IDisposable
         {
             if ((uint)id >= (uint)vocab)
             {
-                throw new WorkerException(WorkerErrorKind.Invalid, $"token id {id} is outside the vocabulary [0, {vocab})", "tokens");
+                throw new WorkerException(RefusalKind.Invalid, $"token id {id} is outside the vocabulary [0, {vocab})", "tokens");
             }
         }
 
@@ -131,17 +131,12 @@ public sealed class WorkerHost : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         if (_draining)
         {
-            throw new WorkerException(WorkerErrorKind.Unavailable, "the worker is draining");
+            throw new WorkerException(RefusalKind.Unavailable, "the worker is draining");
         }
 
-        SubmitStatus status = _engine.Submit(request, out GenerationStream? stream, out string? error, out string? param);
-        return status switch
-        {
-            SubmitStatus.Accepted => Events(stream!, request.Sampling.Logprobs is not null, cancellationToken),
-            SubmitStatus.Invalid => throw new WorkerException(WorkerErrorKind.Invalid, error ?? "invalid request", param),
-            SubmitStatus.Overloaded => throw new WorkerException(WorkerErrorKind.Overloaded, error ?? "the worker is overloaded"),
-            _ => throw new WorkerException(WorkerErrorKind.Unavailable, error ?? "the worker is shutting down"),
-        };
+        return _engine.Submit(request, out GenerationStream? stream) is Refusal refusal
+            ? throw new WorkerException(refusal)
+            : Events(stream!, request.Sampling.Logprobs is not null, cancellationToken);
     }
 
     public void Abort(string requestId) => _engine.Abort(requestId);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Sampling;
 using Inference.Worker.Tokenization;
@@ -129,7 +130,7 @@ internal static class WorkerProtoMapping
     {
         if (string.IsNullOrEmpty(proto.RequestId))
         {
-            throw new WorkerException(WorkerErrorKind.Invalid, "request_id is required", "request_id");
+            throw new WorkerException(RefusalKind.Invalid, "request_id is required", "request_id");
         }
 
         SchedulerPriority priorityClass = proto.PriorityClass switch
@@ -137,7 +138,7 @@ internal static class WorkerProtoMapping
             Proto.PriorityClass.Unspecified or Proto.PriorityClass.Standard => SchedulerPriority.Standard,
             Proto.PriorityClass.Interactive => SchedulerPriority.Interactive,
             Proto.PriorityClass.Batch => SchedulerPriority.Batch,
-            _ => throw new WorkerException(WorkerErrorKind.Invalid, $"priority_class {(int)proto.PriorityClass} is not a known class", "priority_class"),
+            _ => throw new WorkerException(RefusalKind.Invalid, $"priority_class {(int)proto.PriorityClass} is not a known class", "priority_class"),
         };
 
         Proto.SamplingParams s = proto.Sampling ?? new Proto.SamplingParams();

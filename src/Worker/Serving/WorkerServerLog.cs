@@ -1,3 +1,4 @@
+using Inference.Scheduler;
 using Microsoft.Extensions.Logging;
 
 namespace Inference.Worker.Serving;
@@ -21,7 +22,7 @@ internal static partial class WorkerServerLog
     public static partial void DrainTimedOut(ILogger logger, TimeSpan timeout, int active);
 
     [LoggerMessage(1005, LogLevel.Debug, "Generate {RequestId} refused ({Kind}): {Reason}")]
-    public static partial void GenerateRefused(ILogger logger, string requestId, WorkerErrorKind kind, string reason);
+    public static partial void GenerateRefused(ILogger logger, string requestId, RefusalKind kind, string reason);
 
     [LoggerMessage(1006, LogLevel.Debug, "Generate {RequestId} cancelled by the client; aborted")]
     public static partial void GenerateCancelled(ILogger logger, string requestId);

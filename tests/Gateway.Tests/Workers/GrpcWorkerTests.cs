@@ -1,4 +1,5 @@
 using Inference.Gateway.Workers;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Sampling;
 using Inference.Worker.Serving;
@@ -58,7 +59,7 @@ public sealed class GrpcWorkerTests
             .GetAsyncEnumerator(timeout.Token);
         WorkerException ex = await Assert.ThrowsAsync<WorkerException>(async () => await events.MoveNextAsync());
 
-        Assert.Equal(WorkerErrorKind.Invalid, ex.Kind);
+        Assert.Equal(RefusalKind.Invalid, ex.Kind);
         Assert.Equal("max_tokens", ex.Param);
         Assert.False(ex.Retryable);
     }
@@ -77,7 +78,7 @@ public sealed class GrpcWorkerTests
             .GetAsyncEnumerator(timeout.Token);
         WorkerException ex = await Assert.ThrowsAsync<WorkerException>(async () => await events.MoveNextAsync());
 
-        Assert.Equal(WorkerErrorKind.Unavailable, ex.Kind);
+        Assert.Equal(RefusalKind.Unavailable, ex.Kind);
         Assert.True(ex.Retryable);
         await TestWorkers.UntilAsync(() => remote.State == WorkerState.Draining, "the load report says draining");
     }

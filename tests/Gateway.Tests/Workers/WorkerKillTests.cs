@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Inference.Gateway.Tests.Infrastructure;
 using Inference.Gateway.Workers;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Sampling;
 using Inference.Worker.Serving;
@@ -47,7 +48,7 @@ public sealed class WorkerKillTests
         List<ServedEvent> next = await TestWorkers.CollectAsync(
             pool.GenerateAsync(workerA.Info.Model, request with { RequestId = "next", Sampling = SamplingParams.Greedy with { MaxTokens = 8 } }, timeout.Token));
 
-        Assert.Equal(WorkerErrorKind.Unavailable, ex.Kind);
+        Assert.Equal(RefusalKind.Unavailable, ex.Kind);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the loss surfaced after {clock.Elapsed}");
         Assert.Equal(8, next[^1].Usage!.CompletionTokens);
         Assert.Equal(0, pool.InFlight(serving));

@@ -1,4 +1,5 @@
 using Inference.Gateway.Workers;
+using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Sampling;
 using Inference.Worker.Serving;
@@ -50,7 +51,7 @@ public sealed class WorkerPoolTests : IAsyncLifetime
     {
         _a.ScriptedLoad = Busy(0, 0);
         _b.ScriptedLoad = Busy(4, 2);
-        _a.RefuseNext(new WorkerException(WorkerErrorKind.Overloaded, "queue full"));
+        _a.RefuseNext(new WorkerException(RefusalKind.Overloaded, "queue full"));
         var pool = new WorkerPool([_a, _b]);
 
         List<ServedEvent> events = await TestWorkers.CollectAsync(pool.GenerateAsync(Model, Request("r1", Prompt(8, 2)), CancellationToken.None));
@@ -62,14 +63,14 @@ public sealed class WorkerPoolTests : IAsyncLifetime
     [Fact]
     public async Task GenerateAsync_AllRefuse_ThrowsTheLastRefusalFromFirstMoveNext()
     {
-        _a.RefuseNext(new WorkerException(WorkerErrorKind.Overloaded, "queue full"));
-        _b.RefuseNext(new WorkerException(WorkerErrorKind.Overloaded, "queue full too"));
+        _a.RefuseNext(new WorkerException(RefusalKind.Overloaded, "queue full"));
+        _b.RefuseNext(new WorkerException(RefusalKind.Overloaded, "queue full too"));
         var pool = new WorkerPool([_a, _b]);
 
         await using IAsyncEnumerator<ServedEvent> events = pool.GenerateAsync(Model, Request("r1", Prompt(8, 3)), CancellationToken.None).GetAsyncEnumerator();
         WorkerException ex = await Assert.ThrowsAsync<WorkerException>(async () => await events.MoveNextAsync().AsTask().WaitAsync(TestWorkers.Timeout));
 
-        Assert.Equal(WorkerErrorKind.Overloaded, ex.Kind);
+        Assert.Equal(RefusalKind.Overloaded, ex.Kind);
         Assert.Empty(_a.Served);
         Assert.Empty(_b.Served);
     }
@@ -79,12 +80,12 @@ public sealed class WorkerPoolTests : IAsyncLifetime
     {
         _a.ScriptedLoad = Busy(0, 0);
         _b.ScriptedLoad = Busy(4, 2);
-        _a.RefuseNext(new WorkerException(WorkerErrorKind.Invalid, "bad", "max_tokens"));
+        _a.RefuseNext(new WorkerException(RefusalKind.Invalid, "bad", "max_tokens"));
         var pool = new WorkerPool([_a, _b]);
 
         WorkerException ex = await Assert.ThrowsAsync<WorkerException>(() => TestWorkers.CollectAsync(pool.GenerateAsync(Model, Request("r1", Prompt(8, 4)), CancellationToken.None)));
 
-        Assert.Equal(WorkerErrorKind.Invalid, ex.Kind);
+        Assert.Equal(RefusalKind.Invalid, ex.Kind);
         Assert.Empty(_b.Served);
     }
 
@@ -99,9 +100,9 @@ public sealed class WorkerPoolTests : IAsyncLifetime
         _a.State = WorkerState.Ready;
         WorkerException unknown = await Assert.ThrowsAsync<WorkerException>(() => TestWorkers.CollectAsync(pool.GenerateAsync("gpt-9", Request("r2", Prompt(8, 5)), CancellationToken.None)));
 
-        Assert.Equal(WorkerErrorKind.Unavailable, down.Kind);
+        Assert.Equal(RefusalKind.Unavailable, down.Kind);
         Assert.Contains(Model, down.Message, StringComparison.Ordinal);
-        Assert.Equal(WorkerErrorKind.Unavailable, unknown.Kind);
+        Assert.Equal(RefusalKind.Unavailable, unknown.Kind);
         Assert.Contains("gpt-9", unknown.Message, StringComparison.Ordinal);
     }
 

@@ -130,8 +130,9 @@ public sealed partial class EngineLoopTests
     {
         using ModelRuntime runtime = _fixture.Runtime();
         using EngineLoop engine = Engine(runtime);
-        SubmitStatus status = engine.Submit(Request("bad", TestModels.Tokens(4, 1, 400), new SamplingParams { MaxTokens = 4, MinTokens = 5 }), out _, out string? error);
-        Assert.Equal(SubmitStatus.Invalid, status);
-        Assert.Contains("min_tokens", error, StringComparison.Ordinal);
+        Refusal? refusal = engine.Submit(Request("bad", TestModels.Tokens(4, 1, 400), new SamplingParams { MaxTokens = 4, MinTokens = 5 }), out _);
+        Assert.Equal(RefusalKind.Invalid, refusal?.Kind);
+        Assert.Equal("min_tokens", refusal!.Param);
+        Assert.Contains("min_tokens", refusal.Message, StringComparison.Ordinal);
     }
 }

@@ -54,8 +54,8 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
 
     private static GenerationStream Submit(EngineLoop engine, GenerationRequest request)
     {
-        SubmitStatus status = engine.Submit(request, out GenerationStream? stream, out string? error);
-        Assert.True(status == SubmitStatus.Accepted, error);
+        Refusal? refusal = engine.Submit(request, out GenerationStream? stream);
+        Assert.True(refusal is null, refusal?.Message);
         return stream!;
     }
 
@@ -70,7 +70,8 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
         var deadline = DateTime.UtcNow + Timeout;
         while (engine.Stats.LiveRequests > 0 || engine.Stats.Running > 0 || engine.Stats.KvBlocksUsed > 0)
         {
-            Assert.True(DateTime.UtcNow < deadline, "engine did not go idle");
+            EngineStats s = engine.Stats;
+            Assert.True(DateTime.UtcNow < deadline, $"engine did not go idle: live {s.LiveRequests}, running {s.Running}, kv used {s.KvBlocksUsed}, steps {s.Steps}");
             await Task.Delay(5);
         }
     }
@@ -210,13 +211,15 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     }
 
     [Fact]
-    public async Task Cancel_ThousandRequestsAtRandomMoments_LeavesZeroUsedBlocks()
+    public Task Cancel_ThousandRequestsAtRandomMoments_LeavesZeroUsedBlocks() => CancelAtRandomMoments(17, 1000);
+
+    private async Task CancelAtRandomMoments(int seed, int requests)
     {
         using ModelRuntime runtime = _fixture.Runtime(kvMemory: "2MiB");
         using EngineLoop engine = Engine(runtime, new SchedulerOptions { MaxNumBatchedTokens = 128, MaxNumSeqs = 32 });
-        var random = new Random(17);
+        var random = new Random(seed);
         var tasks = new List<Task>();
-        for (int i = 0; i < 1000; i++)
+        for (int i = 0; i < requests; i++)
         {
             int[] prompt = TestModels.Tokens(random.Next(1, 40), i, 400);
             var sampling = new SamplingParams { Temperature = 0.7f, MaxTokens = random.Next(1, 30), IgnoreEos = true };
@@ -243,7 +246,16 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
             }));
         }
 
-        await Task.WhenAll(tasks).WaitAsync(Timeout);
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            EngineStats s = engine.Stats;
+            Assert.Fail($"{tasks.Count(t => !t.IsCompleted)} readers never ended; engine: live {s.LiveRequests}, running {s.Running}, waiting {s.WaitingInteractive + s.WaitingStandard + s.WaitingBatch}, kv used {s.KvBlocksUsed}/{s.KvBlocksTotal}, steps {s.Steps}, generated {s.GeneratedTokens}");
+        }
+
         await WaitIdle(engine);
         Assert.Equal(0, engine.Stats.KvBlocksUsed);
         Assert.Equal(0, engine.Stats.Running);
@@ -254,10 +266,12 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     {
         using ModelRuntime runtime = _fixture.Runtime();
         using EngineLoop engine = Engine(runtime);
-        SubmitStatus status = engine.Submit(Request("long", TestModels.Tokens(500, 1, 400), new SamplingParams { MaxTokens = 100 }), out _, out string? error);
-        Assert.Equal(SubmitStatus.Invalid, status);
-        Assert.Contains("512", error, StringComparison.Ordinal);
-        Assert.Contains("500", error, StringComparison.Ordinal);
+        Refusal? refusal = engine.Submit(Request("long", TestModels.Tokens(500, 1, 400), new SamplingParams { MaxTokens = 100 }), out _);
+        Assert.Equal(RefusalKind.Invalid, refusal?.Kind);
+        Assert.Equal("max_tokens", refusal!.Param);
+        Assert.Equal("context_length_exceeded", refusal.Code);
+        Assert.Contains("512", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("500", refusal.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -265,8 +279,33 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     {
         using ModelRuntime runtime = _fixture.Runtime();
         using EngineLoop engine = Engine(runtime, new SchedulerOptions { MaxQueuedTokens = 10 });
-        SubmitStatus status = engine.Submit(Request("big", TestModels.Tokens(11, 1, 400), new SamplingParams { MaxTokens = 2 }), out _, out string? error);
-        Assert.Equal(SubmitStatus.Overloaded, status);
-        Assert.Contains("10", error, StringComparison.Ordinal);
+        Refusal? refusal = engine.Submit(Request("big", TestModels.Tokens(11, 1, 400), new SamplingParams { MaxTokens = 2 }), out _);
+        Assert.Equal(RefusalKind.Overloaded, refusal?.Kind);
+        Assert.NotNull(refusal!.RetryAfter);
+        Assert.Contains("10", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submit_NeedsTheWatermarkBlocks_IsRefusedAtSubmitNotAfterAcceptance()
+    {
+        // 40 blocks of 4 tokens, 10 % watermark: the scheduler gives one request at most 36 blocks (144 tokens).
+        long bytes = PagedKvCache.BytesPerBlockFor(2, 4, 2, 16, TorchSharp.torch.ScalarType.Float32) * 40;
+        using ModelRuntime runtime = _fixture.Runtime(kvMemory: bytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using EngineLoop engine = Engine(runtime, new SchedulerOptions { MaxNumBatchedTokens = 256, Watermark = 0.1 });
+        Assert.Equal(40, runtime.Cache.NumBlocks);
+        var sampling = new SamplingParams { Temperature = 0, IgnoreEos = true };
+
+        // 160 tokens = 40 blocks: within the cache, beyond what admission allows. Before, it was accepted and then failed.
+        Refusal? refusal = engine.Submit(Request("last-blocks", TestModels.Tokens(100, 1, 400), sampling with { MaxTokens = 60 }), out GenerationStream? refused);
+        Assert.Null(refused);
+        Assert.Equal(RefusalKind.Invalid, refusal?.Kind);
+        Assert.Equal("max_tokens", refusal!.Param);
+        Assert.Contains("36", refusal.Message, StringComparison.Ordinal);
+
+        // Exactly the admissible 144 tokens runs to the end.
+        Result fits = await Collect(Submit(engine, Request("fits", TestModels.Tokens(100, 1, 400), sampling with { MaxTokens = 44 }))).WaitAsync(Timeout);
+        Assert.Null(fits.Error);
+        Assert.Equal(44, fits.Tokens[0].Count);
+        await WaitIdle(engine);
     }
 }

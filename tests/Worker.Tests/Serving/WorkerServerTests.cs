@@ -122,8 +122,38 @@ public sealed class WorkerServerTests
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.Contains("max_tokens", ex.Status.Detail, StringComparison.Ordinal);
         WorkerException rebuilt = WorkerErrorMapping.FromRpcException(ex, "test");
-        Assert.Equal(WorkerErrorKind.Invalid, rebuilt.Kind);
+        Assert.Equal(RefusalKind.Invalid, rebuilt.Kind);
         Assert.Equal("max_tokens", rebuilt.Param);
+    }
+
+    [Fact]
+    public async Task Generate_Refusal_ArrivesUnchangedAcrossTheWorkerHop()
+    {
+        await using ServingHarness h = await ServingHarness.StartAsync();
+        int[] prompt = h.Host.Tokenize("The jury said");
+        var request = new GenerationRequest { RequestId = "direct", PromptTokens = prompt, Sampling = new SamplingParams { Temperature = 0, MaxTokens = 10_000 } };
+        Refusal direct = Assert.Throws<WorkerException>(() => h.Host.Generate(request)).Refusal;
+
+        using AsyncServerStreamingCall<Proto.GenerateEvent> call = h.Client.Generate(Greedy("remote", prompt, 10_000), Call());
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAll(call));
+        Refusal remote = WorkerErrorMapping.FromRpcException(ex, "test").Refusal;
+
+        // The same value, decided once by the admission rule: kind, message, param, code and retry-after.
+        Assert.Equal("context_length_exceeded", direct.Code);
+        Assert.Equal(direct, remote);
+    }
+
+    [Fact]
+    public void ErrorMapping_OverloadedRefusal_KeepsCodeAndRetryAfter()
+    {
+        var refusal = Refusal.Overloaded("the waiting queue is full (4 requests)", TimeSpan.FromMilliseconds(1500));
+
+        RpcException rpc = WorkerErrorMapping.ToRpcException(new WorkerException(refusal));
+        WorkerException rebuilt = WorkerErrorMapping.FromRpcException(rpc, "test");
+
+        Assert.Equal(StatusCode.ResourceExhausted, rpc.StatusCode);
+        Assert.Equal(refusal, rebuilt.Refusal);
+        Assert.True(rebuilt.Retryable);
     }
 
     [Fact]

@@ -1,0 +1,65 @@
+namespace Inference.Scheduler;
+
+/// <summary>
+/// The one rule for whether a request can ever run on a worker: prompt + max_tokens within the model's
+/// context, and its blocks within what the scheduler would ever give one sequence (all blocks but the
+/// watermark). The engine applies it at submit and the scheduler at admission, so a request accepted at
+/// the door is never refused later. Immutable: safe to call from any thread.
+/// </summary>
+public sealed class AdmissionRule
+{
+    public AdmissionRule(int maxModelLength, int blockSize, int admissibleBlocks)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxModelLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(admissibleBlocks);
+        MaxModelLength = maxModelLength;
+        BlockSize = blockSize;
+        AdmissibleBlocks = admissibleBlocks;
+    }
+
+    /// <summary>Most prompt + output tokens of one sequence (the model's context).</summary>
+    public int MaxModelLength { get; }
+
+    public int BlockSize { get; }
+
+    /// <summary>Most KV blocks one sequence can hold: the cache less the admission watermark.</summary>
+    public int AdmissibleBlocks { get; }
+
+    /// <summary>Most prompt + output tokens one request can have here (context and cache together).</summary>
+    public long MaxTokensPerSequence => Math.Min(MaxModelLength, (long)AdmissibleBlocks * BlockSize);
+
+    /// <summary>Null when the request can run; otherwise the refusal, naming the parameter and both numbers.</summary>
+    public Refusal? Check(int promptTokens, int maxTokens)
+    {
+        if (promptTokens <= 0)
+        {
+            return Refusal.Invalid("prompt", "the prompt is empty");
+        }
+
+        if (maxTokens < 1)
+        {
+            return Refusal.Invalid("max_tokens", $"max_tokens must be at least 1, got {maxTokens}");
+        }
+
+        long total = (long)promptTokens + maxTokens;
+        if (total > MaxModelLength)
+        {
+            return Refusal.Invalid(
+                "max_tokens",
+                $"this model's maximum context length is {MaxModelLength} tokens, but the prompt has {promptTokens} tokens and max_tokens is {maxTokens} ({total} in total)",
+                "context_length_exceeded");
+        }
+
+        long blocks = (total + BlockSize - 1) / BlockSize;
+        if (blocks > AdmissibleBlocks)
+        {
+            return Refusal.Invalid(
+                "max_tokens",
+                $"prompt + max_tokens ({total} tokens) need {blocks} KV blocks of {BlockSize} tokens, but this worker gives one request at most {AdmissibleBlocks} ({(long)AdmissibleBlocks * BlockSize} tokens)",
+                "context_length_exceeded");
+        }
+
+        return null;
+    }
+}

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Inference.Gateway.Caching;
 using Inference.Gateway.Grpc;
@@ -129,6 +130,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddHostedService(sp => new ProcessMetrics(metrics.Registry, sp.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(sp => new GatewayService(
             options, pool, keys, limits, new QuotaManager(quotaStore, time), cache, usage, metrics, time,
             sp.GetRequiredService<ILogger<GatewayService>>()));

@@ -197,12 +197,12 @@ public sealed partial class GatewayHost : IAsyncDisposable
     private static IUsageSink CreateSink(GatewayOptions options, out IAsyncDisposable? owned)
     {
         owned = null;
-        if (options.UsageLog is null)
+        if (options.UsageLogPath() is not { } path)
         {
             return NullUsageSink.Instance;
         }
 
-        var sink = new JsonLinesUsageSink(options.UsageLog);
+        var sink = new JsonLinesUsageSink(path); // creates the data folder
         owned = sink;
         return sink;
     }

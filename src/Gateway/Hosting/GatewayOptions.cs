@@ -98,6 +98,11 @@ public sealed record GatewayOptions
             throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.");
         }
 
+        if (DataDir is { } dataDir && string.IsNullOrWhiteSpace(dataDir))
+        {
+            throw new ArgumentException("--data-dir must not be empty.");
+        }
+
         if (ResponseCacheTtl <= TimeSpan.Zero)
         {
             throw new ArgumentException("--cache-ttl must be positive.");

@@ -14,7 +14,8 @@ var port = new Option<int>("--port") { Description = "HTTP port (OpenAI-compatib
 var grpcPort = new Option<int>("--grpc-port") { Description = "Public gRPC port (h2c); -1 disables", DefaultValueFactory = _ => 8001 };
 var keys = new Option<string?>("--keys") { Description = "API key file (JSON, see keys.example.json)" };
 var redis = new Option<string?>("--redis") { Description = "redis-server HOST:PORT shared by gateway replicas (limits, reservations, response cache)" };
-var usageLog = new Option<string>("--usage-log") { Description = "JSON-lines usage records file", DefaultValueFactory = _ => "usage.jsonl" };
+var dataDir = new Option<string?>("--data-dir") { Description = $"Folder for the gateway's data (default: {DataDirectory.FolderName}/ at the root of the clone the current directory is in, else ./{DataDirectory.FolderName})" };
+var usageLog = new Option<string?>("--usage-log") { Description = $"JSON-lines usage records file (default: {GatewayOptions.DefaultUsageLog} in the data folder)" };
 var noCache = new Option<bool>("--no-response-cache") { Description = "Disable the response cache" };
 var cacheTtl = new Option<int>("--cache-ttl-seconds") { Description = "Response cache TTL", DefaultValueFactory = _ => 86400 };
 var cacheBytes = new Option<string>("--cache-memory") { Description = "In-memory response cache size", DefaultValueFactory = _ => "256MiB" };
@@ -29,7 +30,7 @@ var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest requ
 
 var root = new RootCommand("Inference gateway: OpenAI-compatible HTTP and gRPC streaming API over one or more workers")
 {
-    model, workers, servedName, host, port, grpcPort, keys, redis, usageLog, noCache, cacheTtl, cacheBytes, drain,
+    model, workers, servedName, host, port, grpcPort, keys, redis, dataDir, usageLog, noCache, cacheTtl, cacheBytes, drain,
     device, dtype, kvMemory, maxModelLen, maxNumSeqs, maxQueued, maxBody,
 };
 root.SetAction(async (parse, cancellationToken) =>
@@ -75,7 +76,8 @@ root.SetAction(async (parse, cancellationToken) =>
             GrpcPort = parse.GetValue(grpcPort),
             KeysFile = parse.GetValue(keys),
             Redis = parse.GetValue(redis),
-            UsageLog = parse.GetValue(usageLog),
+            DataDir = Path.GetFullPath(parse.GetValue(dataDir) ?? DataDirectory.Default()),
+            UsageLog = parse.GetValue(usageLog) is { } usagePath ? Path.GetFullPath(usagePath) : GatewayOptions.DefaultUsageLog, // relative to the current directory
             ResponseCache = !parse.GetValue(noCache),
             ResponseCacheTtl = TimeSpan.FromSeconds(parse.GetValue(cacheTtl)),
             ResponseCacheBytes = ByteSize.Parse(parse.GetValue(cacheBytes)!, "--cache-memory"),
@@ -95,6 +97,7 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         using var signal = new ShutdownSignal();
         await using GatewayHost gateway = await GatewayHost.StartAsync(options, progress: new ConsoleLoadProgress(), cancellationToken: cancellationToken);
+        Console.Error.WriteLine($"usage records: {options.UsageLogPath()}");
         Console.WriteLine($"listening on {gateway.HttpAddress} (OpenAI HTTP){(gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");
         await signal.Requested;
         Console.Error.WriteLine($"draining: finishing in-flight requests (up to {options.DrainTimeout.TotalSeconds:0} s; signal again to stop now)");

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Inference.Gateway.Caching;
 using Inference.Gateway.Grpc;
@@ -112,10 +113,12 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
         IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress, time);
         var pool = new WorkerPool(workers, new WorkerPoolOptions(), time);
-        FileKeyStore? fileKeys = options.KeysFile is null ? null : FileKeyStore.Load(options.KeysFile, time);
-        fileKeys ??= FileKeyStore.Parse("""{"keys":[]}""", "(no key file)", time);
-        IKeyStore keys = dependencies.Keys ?? new CachingKeyStore(fileKeys, time, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5));
-        ILimitsSource limits = dependencies.Limits ?? fileKeys;
+        // The key file is re-read when it changes (KeyFileWatcher). No cache in front: its lookups are in memory, and a
+        // cache would keep a revoked key alive for its TTL.
+        ReloadingKeyStore? keyFile = options.KeysFile is null ? null : ReloadingKeyStore.Load(options.KeysFile, time);
+        FileKeyStore noKeys = FileKeyStore.Parse("""{"keys":[]}""", "(no key file)", time);
+        IKeyStore keys = dependencies.Keys ?? (IKeyStore?)keyFile ?? noKeys;
+        ILimitsSource limits = dependencies.Limits ?? (ILimitsSource?)keyFile ?? noKeys;
         IQuotaStore quotaStore = dependencies.QuotaStore
             ?? (redis is not null ? new RedisQuotaStore(redis, "inference:quota") : new MemoryQuotaStore());
         IResponseCache? cache = dependencies.ResponseCache
@@ -129,6 +132,11 @@ public sealed partial class GatewayHost : IAsyncDisposable
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddHostedService(sp => new ProcessMetrics(metrics.Registry, sp.GetRequiredService<IMeterFactory>()));
+        if (keyFile is not null)
+        {
+            builder.Services.AddHostedService(sp => new KeyFileWatcher(keyFile, time, sp.GetRequiredService<ILogger<KeyFileWatcher>>()));
+        }
         builder.Services.AddSingleton(sp => new GatewayService(
             options, pool, keys, limits, new QuotaManager(quotaStore, time), cache, usage, metrics, time,
             sp.GetRequiredService<ILogger<GatewayService>>()));
@@ -195,12 +203,12 @@ public sealed partial class GatewayHost : IAsyncDisposable
     private static IUsageSink CreateSink(GatewayOptions options, out IAsyncDisposable? owned)
     {
         owned = null;
-        if (options.UsageLog is null)
+        if (options.UsageLogPath() is not { } path)
         {
             return NullUsageSink.Instance;
         }
 
-        var sink = new JsonLinesUsageSink(options.UsageLog);
+        var sink = new JsonLinesUsageSink(path); // creates the data folder
         owned = sink;
         return sink;
     }

@@ -37,8 +37,21 @@ public sealed record GatewayOptions
 
     public long ResponseCacheBytes { get; init; } = 256L * 1024 * 1024;
 
-    /// <summary>JSON-lines usage log; null disables the default sink.</summary>
-    public string? UsageLog { get; init; } = "usage.jsonl";
+    /// <summary>The usage log's name under the data folder when none is given.</summary>
+    public const string DefaultUsageLog = "usage.jsonl";
+
+    /// <summary>Folder for data the gateway writes by default (the usage log); null: <see cref="DataDirectory.Default()"/>.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>
+    /// JSON-lines usage log; a relative path is under the data folder (the default: data/usage.jsonl);
+    /// null disables the default sink.
+    /// </summary>
+    public string? UsageLog { get; init; } = DefaultUsageLog;
+
+    /// <summary>The usage log's full path (<see cref="UsageLog"/> under the data folder unless rooted); null when disabled.</summary>
+    public string? UsageLogPath() => UsageLog is null ? null
+        : Path.GetFullPath(Path.IsPathRooted(UsageLog) ? UsageLog : Path.Combine(DataDir ?? DataDirectory.Default(), UsageLog));
 
     /// <summary>How long in-flight requests may run after SIGTERM.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -83,6 +96,11 @@ public sealed record GatewayOptions
         if (KeysFile is null && !IsLoopback)
         {
             throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.");
+        }
+
+        if (DataDir is { } dataDir && string.IsNullOrWhiteSpace(dataDir))
+        {
+            throw new ArgumentException("--data-dir must not be empty.");
         }
 
         if (ResponseCacheTtl <= TimeSpan.Zero)

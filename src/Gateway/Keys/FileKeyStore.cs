@@ -5,7 +5,8 @@ using Inference.Scheduler;
 namespace Inference.Gateway.Keys;
 
 /// <summary>
-/// API keys, tenant limits and tier overrides read once from a JSON file, for a standalone gateway.
+/// API keys, tenant limits and tier overrides read from a JSON file, for a standalone gateway; one immutable key set
+/// (<see cref="ReloadingKeyStore"/> swaps in a new one when the file changes).
 /// Keys are held only as SHA-256 hashes; lookups hash the presented key, find candidates by
 /// <see cref="ApiKey.KeyId"/> and compare the full hash in constant time.
 /// </summary>
@@ -105,12 +106,13 @@ public sealed class FileKeyStore : IKeyStore, ILimitsSource
         }
         catch (JsonException e)
         {
-            throw new KeyFileException(sourceName, "$", $"not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}): {e.Message}", e);
+            int? line = e.LineNumber is { } n ? (int)n + 1 : null;
+            throw new KeyFileException(sourceName, "$", $"not valid JSON (line {line}, byte {e.BytePositionInLine}): {e.Message}", e, line);
         }
 
         using (document)
         {
-            return new Parser(sourceName).Read(document.RootElement, time ?? TimeProvider.System, tiers ?? TierPolicy.Default);
+            return new Parser(sourceName, json).Read(document.RootElement, time ?? TimeProvider.System, tiers ?? TierPolicy.Default);
         }
     }
 
@@ -156,7 +158,7 @@ public sealed class FileKeyStore : IKeyStore, ILimitsSource
     /// <summary>One stored key: its hash and what it grants.</summary>
     internal sealed record Entry(byte[] Hash, ApiKey Key);
 
-    private sealed class Parser(string file)
+    private sealed class Parser(string file, string json)
     {
         public FileKeyStore Read(JsonElement root, TimeProvider time, TierPolicy tiers)
         {
@@ -385,6 +387,69 @@ public sealed class FileKeyStore : IKeyStore, ILimitsSource
             }
         }
 
-        private KeyFileException Error(string field, string problem) => new(file, field, problem);
+        private KeyFileException Error(string field, string problem)
+        {
+            int? line = LineOf(json, field);
+            return new(file, field, line is null ? problem : $"{problem} (line {line})", line: line);
+        }
+
+        /// <summary>
+        /// The 1-based line where <paramref name="field"/> (a path as the parser names it: "keys[2].tier",
+        /// "tenants.acme") starts, found by walking the tokens again; only on the error path. Null for "$".
+        /// </summary>
+        private static int? LineOf(string json, string field)
+        {
+            byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(json);
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var containers = new Stack<(string Path, bool IsArray, int NextIndex)>();
+            string? property = null;
+            while (reader.Read())
+            {
+                string? path = null;
+                if (reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    string parent = containers.Peek().Path;
+                    property = parent.Length == 0 ? reader.GetString()! : $"{parent}.{reader.GetString()}";
+                    path = property;
+                }
+                else if (reader.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray)
+                {
+                    containers.Pop();
+                    continue;
+                }
+                else
+                {
+                    // A value: an array element gets its index; an object member was named by its property.
+                    string valuePath;
+                    if (containers.Count == 0)
+                    {
+                        valuePath = string.Empty;
+                    }
+                    else if (containers.Peek().IsArray)
+                    {
+                        var (arrayPath, _, index) = containers.Pop();
+                        containers.Push((arrayPath, true, index + 1));
+                        valuePath = $"{arrayPath}[{index}]";
+                        path = valuePath;
+                    }
+                    else
+                    {
+                        valuePath = property!;
+                    }
+
+                    if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    {
+                        containers.Push((valuePath, reader.TokenType == JsonTokenType.StartArray, 0));
+                    }
+                }
+
+                if (path == field)
+                {
+                    return 1 + utf8.AsSpan(0, (int)reader.TokenStartIndex).Count((byte)'\n');
+                }
+            }
+
+            return null;
+        }
     }
 }

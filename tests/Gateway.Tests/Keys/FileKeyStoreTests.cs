@@ -114,6 +114,68 @@ public sealed class FileKeyStoreTests
         Assert.Contains(problem, error.Message);
     }
 
+    [Theory]
+    [InlineData("keys[1].tier", 5, "unknown tier 'gold'")]
+    [InlineData("keys[2]", 6, "same key as keys[0]")]
+    [InlineData("tenants.acme.daily_tokens", 2, "whole number")]
+    [InlineData("colour", 8, "unknown field")]
+    public void Parse_InvalidField_ErrorNamesItsLine(string field, int line, string problem)
+    {
+        string json = field switch
+        {
+            "keys[1].tier" => """
+                {
+                  "tenants": { "acme": {} },
+                  "keys": [
+                    { "key": "sk-abcdefgh", "tenant": "acme", "tier": "free" },
+                    { "key": "sk-ijklmnop", "tenant": "acme", "tier": "gold" }
+                  ]
+                }
+                """,
+            "keys[2]" => """
+                {
+                  "keys": [
+                    { "key": "sk-abcdefgh", "tenant": "acme", "tier": "free" },
+                    // a comment line still counts
+                    { "key": "sk-ijklmnop", "tenant": "acme", "tier": "free" },
+                    { "key": "sk-abcdefgh", "tenant": "acme", "tier": "free" },
+                  ]
+                }
+                """,
+            "tenants.acme.daily_tokens" => """
+                { "keys": [],
+                  "tenants": { "acme": { "daily_tokens": -1 } } }
+                """,
+            _ => """
+                {
+                  "keys": [
+                    { "key": "sk-abcdefgh", "tenant": "acme", "tier": "free" }
+                  ],
+
+
+
+                  "colour": "blue"
+                }
+                """,
+        };
+
+        var error = Assert.Throws<KeyFileException>(() => FileKeyStore.Parse(json, "keys.json", _time));
+
+        Assert.Equal(field, error.Field);
+        Assert.Equal(line, error.Line);
+        Assert.Contains(problem, error.Message);
+        Assert.EndsWith($"(line {line})", error.Message);
+    }
+
+    [Fact]
+    public void Parse_BadSyntax_ErrorNamesItsLine()
+    {
+        var error = Assert.Throws<KeyFileException>(() => FileKeyStore.Parse("{\n  \"keys\": [\n    { \"key\": sk-abc }\n  ]\n}", "keys.json", _time));
+
+        Assert.Equal(3, error.Line);
+        Assert.Contains("line 3", error.Message);
+    }
+
     [Fact]
     public void Parse_PlainKeyError_NeverShowsTheKey()
     {

@@ -52,8 +52,12 @@ public sealed class Sequence
     /// <summary>Tokens not yet in the cache: the prompt (or everything, after preemption), or 1 when decoding.</summary>
     public int Pending => _tokens.Count - NumComputed;
 
-    /// <summary>True when the only pending token is the last sampled one.</summary>
-    public bool IsDecode => Pending == 1 && NumComputed > 0;
+    /// <summary>
+    /// True when the only pending token is a sampled one: the prompt is in the cache. A prompt chunked so
+    /// that one prompt token is left is still a prefill, so completing it forks n &gt; 1 requests (a decode
+    /// would not, and the request's other choices would never start).
+    /// </summary>
+    public bool IsDecode => Pending == 1 && NumComputed >= PromptLength;
 
     public BlockTable BlockTable { get; } = new();
 

@@ -261,6 +261,29 @@ public abstract class SchedulerContractTests
     }
 
     [Fact]
+    public void Schedule_NEqualsTwoPromptChunkedToOneTokenLeft_StillForks()
+    {
+        // A 9-token budget computes 9 of 10 prompt tokens; the 10th is a prefill chunk of one token, not a
+        // decode, so completing it forks. Before, it was planned as a decode: no fork, one choice never ran.
+        FakeEngine engine = Engine(new SchedulerOptions { MaxNumBatchedTokens = 9 }, FakeEngine.Blocks(numBlocks: 64, blockSize: 4));
+        engine.Add(FakeEngine.Request("pair", 10, 3, n: 2));
+
+        StepPlan first = engine.Step();
+        Assert.Equal(9, first.NumPrefillTokens);
+        Assert.False(first.Chunks[0].NeedsSample);
+
+        StepPlan second = engine.Step();
+        Assert.Equal(1, second.NumPrefillTokens);
+        Assert.Equal(0, second.NumDecodeTokens);
+        Assert.False(second.Chunks[0].IsDecode);
+        Assert.Equal(2, second.Chunks[0].SampleInto.Count);
+
+        engine.RunUntilIdle();
+        Assert.Null(engine.Scheduler.SequencesOf("pair"));
+        Assert.Equal(6, engine.OutputTokensByTenant["t"]);
+    }
+
+    [Fact]
     public void Schedule_RepeatedPromptSameTenant_ServesFullBlocksFromPrefixCache()
     {
         FakeEngine engine = Engine(new SchedulerOptions(), FakeEngine.Blocks(numBlocks: 64, blockSize: 16));

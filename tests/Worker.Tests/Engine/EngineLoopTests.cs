@@ -262,6 +262,23 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     }
 
     [Fact]
+    public async Task Generate_NEqualsTwoWithPromptChunkedToOneTokenLeft_BothChoicesFinish()
+    {
+        // The cause of the hang seen under load: a prompt chunked so that one token was left went down the
+        // decode path, the request never forked, and its second choice (and the request) never ended.
+        using ModelRuntime runtime = _fixture.Runtime();
+        using EngineLoop engine = Engine(runtime, new SchedulerOptions { MaxNumBatchedTokens = 9 });
+        var sampling = new SamplingParams { Temperature = 0, MaxTokens = 5, IgnoreEos = true };
+
+        Result result = await Collect(Submit(engine, Request("pair", TestModels.Tokens(10, 8, 400), sampling, n: 2)), n: 2).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(5, result.Tokens[0].Count);
+        Assert.Equal(5, result.Tokens[1].Count);
+        Assert.Equal(10, result.Usage!.CompletionTokens);
+        await WaitIdle(engine);
+    }
+
+    [Fact]
     public void Submit_PromptPlusMaxTokensBeyondContext_IsRefusedWithBothNumbers()
     {
         using ModelRuntime runtime = _fixture.Runtime();

@@ -8,7 +8,7 @@ namespace Inference.Gateway.Tests.Http;
 
 /// <summary>Rate limits and budgets over HTTP with exact numbers, in memory and across two replicas sharing one redis-server.</summary>
 [Collection(ModelCollection.Name)]
-public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : IClassFixture<RedisServerFixture>
+public sealed class QuotaTests(ModelFixture model, DefaultRespServerFixture redis) : IClassFixture<DefaultRespServerFixture>
 {
     private const string M = ModelFixture.ModelName;
 

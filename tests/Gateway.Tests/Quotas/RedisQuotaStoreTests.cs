@@ -4,17 +4,21 @@ using Inference.Gateway.Tests.Infrastructure;
 
 namespace Inference.Gateway.Tests.Quotas;
 
-[Collection(RedisCollection.Name)]
-public sealed class RedisQuotaStoreTests(RedisServerFixture redis) : QuotaStoreContractTests
+/// <summary>
+/// <see cref="RedisQuotaStore"/> against a real RESP server: the shared contract plus what is specific to Redis.
+/// The same suite runs against Debian's redis-server and against Garnet (the subclasses), so the Lua scripts are
+/// checked on both.
+/// </summary>
+public abstract class RedisQuotaStoreTests(RespServerFixture redis) : QuotaStoreContractTests
 {
-    private readonly string _prefix = redis.NewPrefix();
+    private readonly string _prefix = redis.SkipReason is null ? redis.NewPrefix() : "skipped";
 
     protected override Task<IQuotaStore> CreateStoreAsync() => Task.FromResult<IQuotaStore>(new RedisQuotaStore(redis.Connection, _prefix));
 
     // A second replica: its own ConnectionMultiplexer, same server and prefix.
     protected override async Task<IQuotaStore> CreateReplicaAsync(IQuotaStore store) => new RedisQuotaStore(await redis.ConnectAsync(), _prefix);
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_Admitted_EveryKeyHasExpiry()
     {
         var quotas = new QuotaManager(await CreateStoreAsync(), Time);
@@ -33,3 +37,12 @@ public sealed class RedisQuotaStoreTests(RedisServerFixture redis) : QuotaStoreC
         }
     }
 }
+
+/// <summary>On Debian's redis-server (skipped, with the reason, when it is not installed).</summary>
+[Collection(RedisCollection.Name)]
+[RequiresRedisServer]
+public sealed class RedisQuotaStoreOnRedisServerTests(RedisServerFixture redis) : RedisQuotaStoreTests(redis);
+
+/// <summary>On Garnet hosted in the test process.</summary>
+[Collection(GarnetCollection.Name)]
+public sealed class RedisQuotaStoreOnGarnetTests(GarnetServerFixture garnet) : RedisQuotaStoreTests(garnet);

@@ -281,4 +281,46 @@ public abstract class QuotaStoreContractTests
         Assert.Empty(decision.Headers.ToHeaders());
         await decision.Reservation!.CompleteAsync(5).Within();
     }
+
+    [ServerFact]
+    public async Task ReleaseAsync_SameReleaseTwice_AdjustsBudgetOnce()
+    {
+        // A release retried because its reply was lost (the store went away) must not refund twice.
+        var store = await CreateStoreAsync();
+        var (admit, release) = Reserve("twice", 100, 30);
+        Assert.True((await store.TryAdmitAsync(admit, default).Within()).Admitted);
+
+        await store.ReleaseAsync(release, default).Within();
+        await store.ReleaseAsync(release, default).Within();
+
+        var usage = (await store.TryAdmitAsync(admit with { ReservationId = "probe", Tokens = 0 }, default).Within()).Usage[0];
+        Assert.Equal(30, usage.DayTokens);
+        Assert.Equal(30, usage.MonthTokens);
+        Assert.Equal(0, usage.Concurrent);
+    }
+
+    [ServerFact]
+    public async Task ReleaseAsync_OfAdmissionThatNeverRan_ChangesNothing()
+    {
+        // The undo of an admission whose reply was lost: when the script never ran, nothing may be refunded.
+        var store = await CreateStoreAsync();
+        var (admit, _) = Reserve("real", 100, 100);
+        Assert.True((await store.TryAdmitAsync(admit, default).Within()).Admitted);
+
+        await store.ReleaseAsync(Reserve("ghost", 100, 0).Release, default).Within();
+
+        var usage = (await store.TryAdmitAsync(admit with { ReservationId = "probe", Tokens = 0 }, default).Within()).Usage[0];
+        Assert.Equal(100, usage.DayTokens);
+        Assert.Equal(1, usage.Concurrent);
+    }
+
+    private (QuotaAdmitRequest Admit, QuotaReleaseRequest Release) Reserve(string id, long reserved, long actual)
+    {
+        var now = Time.GetUtcNow();
+        string day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        string month = now.UtcDateTime.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
+        QuotaScope[] scopes = [new QuotaScope("k:aaaaaaaaaaaaaaaa", "acme", new Limits(ConcurrentRequests: 10, DailyTokens: 1000, MonthlyTokens: 1000))];
+        return (new QuotaAdmitRequest(id, now.ToUnixTimeMilliseconds(), reserved, scopes, day, month, 60_000, 900_000),
+            new QuotaReleaseRequest(id, scopes, reserved, actual, day, month));
+    }
 }

@@ -36,6 +36,31 @@ public abstract class RedisQuotaStoreTests(RespServerFixture redis) : QuotaStore
             Assert.NotNull(await redis.Connection.GetDatabase().KeyTimeToLiveAsync(k).Within());
         }
     }
+
+    [ServerFact]
+    public async Task AbsorbAsync_Twice_CountsOnce_InTheWindowOnlyWhileInsideIt()
+    {
+        // Usage admitted by a replica alone during an outage, added when the store is back (retried after a lost reply).
+        var store = new RedisQuotaStore(redis.Connection, _prefix);
+        var now = Time.GetUtcNow();
+        long nowMs = now.ToUnixTimeMilliseconds();
+        string day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        string month = now.UtcDateTime.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
+        QuotaScope[] scopes = [new QuotaScope("k:cccccccccccccccc", "acme", new Limits(RequestsPerMinute: 100, DailyTokens: 1000))];
+        var inside = new QuotaAbsorbRequest("inside", scopes, nowMs - 1_000, 40, day, month, 60_000);
+        var outside = new QuotaAbsorbRequest("outside", scopes, nowMs - 61_000, 5, day, month, 60_000);
+
+        await store.AbsorbAsync(inside, nowMs, default).Within();
+        await store.AbsorbAsync(inside, nowMs, default).Within();
+        await store.AbsorbAsync(outside, nowMs, default).Within();
+
+        var usage = (await store.TryAdmitAsync(new QuotaAdmitRequest("probe", nowMs, 0, scopes, day, month, 60_000, 900_000), default).Within()).Usage[0];
+        Assert.Equal(1, usage.Requests);
+        Assert.Equal(40, usage.Tokens);
+        Assert.Equal(nowMs - 1_000, usage.OldestMs);
+        Assert.Equal(45, usage.DayTokens);
+        Assert.Equal(45, usage.MonthTokens);
+    }
 }
 
 /// <summary>On Debian's redis-server (skipped, with the reason, when it is not installed).</summary>

@@ -27,12 +27,14 @@ var maxModelLen = new Option<int?>("--max-model-len") { Description = "Longest p
 var maxNumSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences per step", DefaultValueFactory = _ => 256 };
 var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests before 503", DefaultValueFactory = _ => 4096 };
 var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => 4L * 1024 * 1024 };
+var replicas = new Option<int>("--replicas") { Description = "Gateway replicas sharing --redis: while it is unreachable each enforces 1/N of every rate limit", DefaultValueFactory = _ => 1 };
 
 var root = new RootCommand("Inference gateway: OpenAI-compatible HTTP and gRPC streaming API over one or more workers")
 {
     model, workers, servedName, host, port, grpcPort, keys, redis, dataDir, usageLog, noCache, cacheTtl, cacheBytes, drain,
     device, dtype, kvMemory, maxModelLen, maxNumSeqs, maxQueued, maxBody,
 };
+root.Options.Add(replicas);
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
@@ -83,6 +85,7 @@ root.SetAction(async (parse, cancellationToken) =>
             ResponseCacheBytes = ByteSize.Parse(parse.GetValue(cacheBytes)!, "--cache-memory"),
             DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
             Limits = new ApiLimits { MaxBodyBytes = parse.GetValue(maxBody) },
+            Replicas = parse.GetValue(replicas),
         };
         options.Validate();
         options.LocalEngine.Scheduler.Validate();

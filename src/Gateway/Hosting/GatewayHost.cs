@@ -7,6 +7,7 @@ using Inference.Gateway.Keys;
 using Inference.Gateway.Metering;
 using Inference.Gateway.Metrics;
 using Inference.Gateway.Quotas;
+using Inference.Gateway.Redis;
 using Inference.Gateway.Serving;
 using Inference.Gateway.Workers;
 using Inference.Worker.Serving;
@@ -108,7 +109,13 @@ public sealed partial class GatewayHost : IAsyncDisposable
         ConnectionMultiplexer? redis = null;
         if (options.Redis is not null && (dependencies.QuotaStore is null || dependencies.ResponseCache is null))
         {
-            redis = await ConnectionMultiplexer.ConnectAsync(options.Redis).ConfigureAwait(false);
+            // Unreachable at start: the gateway does not start (a wrong address must not pass for an outage).
+            // Later, commands fail at once while disconnected instead of queueing: the monitor switches to local limits.
+            ConfigurationOptions redisOptions = ConfigurationOptions.Parse(options.Redis);
+            redisOptions.BacklogPolicy = BacklogPolicy.FailFast;
+            redis = await ConnectionMultiplexer.ConnectAsync(redisOptions).ConfigureAwait(false);
+            ConnectionMultiplexer connected = redis;
+            builder.Services.AddSingleton(sp => new RedisStoreMonitor(connected, time, sp.GetRequiredService<ILogger<RedisStoreMonitor>>()));
         }
 
         IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress, time);
@@ -119,11 +126,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         FileKeyStore noKeys = FileKeyStore.Parse("""{"keys":[]}""", "(no key file)", time);
         IKeyStore keys = dependencies.Keys ?? (IKeyStore?)keyFile ?? noKeys;
         ILimitsSource limits = dependencies.Limits ?? (ILimitsSource?)keyFile ?? noKeys;
-        IQuotaStore quotaStore = dependencies.QuotaStore
-            ?? (redis is not null ? new RedisQuotaStore(redis, "inference:quota") : new MemoryQuotaStore());
-        IResponseCache? cache = dependencies.ResponseCache
-            ?? (!options.ResponseCache ? null
-                : redis is not null ? new RedisResponseCache(redis, "inference:cache:") : new MemoryResponseCache(options.ResponseCacheBytes, time));
+        bool cacheOn = dependencies.ResponseCache is not null || options.ResponseCache;
         IAsyncDisposable? ownedSink = null;
         IUsageSink usage = dependencies.UsageSink ?? CreateSink(options, out ownedSink);
         var metrics = new GatewayMetrics(() => pool.Workers);
@@ -137,9 +140,27 @@ public sealed partial class GatewayHost : IAsyncDisposable
         {
             builder.Services.AddHostedService(sp => new KeyFileWatcher(keyFile, time, sp.GetRequiredService<ILogger<KeyFileWatcher>>()));
         }
-        builder.Services.AddSingleton(sp => new GatewayService(
-            options, pool, keys, limits, new QuotaManager(quotaStore, time), cache, usage, metrics, time,
-            sp.GetRequiredService<ILogger<GatewayService>>()));
+
+        builder.Services.AddSingleton(sp =>
+        {
+            // With --redis: limits and cache shared through Redis, falling back to this replica while it is unreachable.
+            RedisStoreMonitor? monitor = sp.GetService<RedisStoreMonitor>();
+            IQuotaStore quotaStore = dependencies.QuotaStore
+                ?? (monitor is not null
+                    ? new FailoverQuotaStore(new RedisQuotaStore(redis!, "inference:quota"), monitor, options.Replicas, time, sp.GetRequiredService<ILogger<FailoverQuotaStore>>())
+                    : new MemoryQuotaStore());
+            IResponseCache? cache = dependencies.ResponseCache
+                ?? (!options.ResponseCache ? null
+                    : monitor is not null ? new RedisResponseCache(redis!, "inference:cache:", monitor) : new MemoryResponseCache(options.ResponseCacheBytes, time));
+            if (monitor is not null)
+            {
+                metrics.TrackLimitsStore(() => monitor.IsUp);
+            }
+
+            return new GatewayService(
+                options, pool, keys, limits, new QuotaManager(quotaStore, time), cache, usage, metrics, time,
+                sp.GetRequiredService<ILogger<GatewayService>>());
+        });
 
         WebApplication app = builder.Build();
         GatewayService service = app.Services.GetRequiredService<GatewayService>();
@@ -177,8 +198,8 @@ public sealed partial class GatewayHost : IAsyncDisposable
             string grpcText = host.GrpcAddress?.ToString() ?? "off";
             string workerIds = string.Join(", ", workers.Select(w => w.Id));
             string auth = service.IsOpen ? "open (no keys; loopback only)" : $"{keys.Count} keys";
-            string limitStore = options.Redis is null ? "memory" : "redis";
-            string cacheText = cache is null ? "off" : $"on, ttl {options.ResponseCacheTtl}";
+            string limitStore = options.Redis is null ? "memory" : $"redis (local share 1/{options.Replicas} while unreachable)";
+            string cacheText = !cacheOn ? "off" : $"on, ttl {options.ResponseCacheTtl}";
             LogStarted(log, host.HttpAddress, grpcText, workerIds, auth, limitStore, cacheText);
         }
         if (service.IsOpen)

@@ -31,6 +31,12 @@ public sealed record GatewayOptions
     /// <summary>host:port of a redis-server shared by gateway replicas (limits, reservations, cache).</summary>
     public string? Redis { get; init; }
 
+    /// <summary>
+    /// Gateway replicas sharing <see cref="Redis"/> (--replicas): while Redis is unreachable each one enforces
+    /// 1/N of every rate limit (rounded up) on its own. Default 1.
+    /// </summary>
+    public int Replicas { get; init; } = 1;
+
     public bool ResponseCache { get; init; } = true;
 
     public TimeSpan ResponseCacheTtl { get; init; } = TimeSpan.FromHours(24);
@@ -101,6 +107,11 @@ public sealed record GatewayOptions
         if (DataDir is { } dataDir && string.IsNullOrWhiteSpace(dataDir))
         {
             throw new ArgumentException("--data-dir must not be empty.");
+        }
+
+        if (Replicas < 1)
+        {
+            throw new ArgumentException($"--replicas must be at least 1, got {Replicas}.");
         }
 
         if (ResponseCacheTtl <= TimeSpan.Zero)

@@ -122,6 +122,18 @@ public sealed class GatewayMetrics
 
     public void Rejected(int status) => _rejected.WithLabels(status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
 
+    /// <summary>
+    /// Publishes <c>inference_limits_store_up</c>: 1 while the shared limits store (--redis) answers, 0 while it is
+    /// unreachable and this replica serves with local limits; read at scrape time. Not published without --redis.
+    /// </summary>
+    public void TrackLimitsStore(Func<bool> up)
+    {
+        ArgumentNullException.ThrowIfNull(up);
+        Gauge gauge = Prometheus.Metrics.WithCustomRegistry(Registry)
+            .CreateGauge("inference_limits_store_up", "1 when the shared limits store (Redis) is reachable, 0 while this replica serves with local limits.");
+        Registry.AddBeforeCollectCallback(() => gauge.Set(up() ? 1 : 0));
+    }
+
     /// <summary>Writes the Prometheus text exposition format.</summary>
     public Task ExportAsync(Stream stream, CancellationToken cancellationToken) => Registry.CollectAndExportAsTextAsync(stream, cancellationToken);
 }

@@ -52,7 +52,17 @@ public readonly record struct ScopeUsage(long Requests, long Tokens, long Oldest
 /// <param name="FailedLimit">The limit that refused.</param>
 /// <param name="RetryAfterMs">For per-minute limits: ms until the window has room for the request; -1 when unknown or never.</param>
 /// <param name="Usage">Usage per scope, in the request's order, before this request.</param>
-public sealed record QuotaAdmitResult(bool Admitted, int FailedScope, QuotaLimit FailedLimit, long RetryAfterMs, IReadOnlyList<ScopeUsage> Usage);
+/// <param name="LocalLimits">
+/// Set when the shared store was unreachable and this replica decided alone (<see cref="FailoverQuotaStore"/>): the
+/// limits it checked per scope (its share of each rate limit). Null when the shared store decided.
+/// </param>
+/// <param name="StoreUnavailable">
+/// True when the shared store was unreachable and <see cref="FailedScope"/> has a token budget (<see cref="FailedLimit"/>),
+/// which no replica can enforce alone: refused without checking anything else.
+/// </param>
+public sealed record QuotaAdmitResult(
+    bool Admitted, int FailedScope, QuotaLimit FailedLimit, long RetryAfterMs, IReadOnlyList<ScopeUsage> Usage,
+    IReadOnlyList<Limits>? LocalLimits = null, bool StoreUnavailable = false);
 
 /// <summary>The end of a reservation.</summary>
 /// <param name="ReservationId">The reservation.</param>
@@ -63,3 +73,14 @@ public sealed record QuotaAdmitResult(bool Admitted, int FailedScope, QuotaLimit
 /// <param name="Month">Month stamp at admission.</param>
 public sealed record QuotaReleaseRequest(
     string ReservationId, IReadOnlyList<QuotaScope> Scopes, long ReservedTokens, long ActualTokens, string Day, string Month);
+
+/// <summary>Usage admitted by a replica alone while the shared store was unreachable, to add to it when it is back.</summary>
+/// <param name="ReservationId">The reservation (unique across replicas).</param>
+/// <param name="Scopes">The scopes it counts in (with their real limits).</param>
+/// <param name="AtMs">Unix ms of its admission.</param>
+/// <param name="Tokens">Tokens it used (its reservation while it still runs).</param>
+/// <param name="Day">Day stamp at admission.</param>
+/// <param name="Month">Month stamp at admission.</param>
+/// <param name="WindowMs">Length of the per-minute window.</param>
+public sealed record QuotaAbsorbRequest(
+    string ReservationId, IReadOnlyList<QuotaScope> Scopes, long AtMs, long Tokens, string Day, string Month, long WindowMs);

@@ -195,14 +195,15 @@ public sealed class MemoryQuotaStore : IQuotaStore
 
         public void Release(QuotaReleaseRequest request)
         {
-            _leases.Remove(request.ReservationId);
+            // Like Redis: budgets are adjusted only by the release that frees the slot (a repeat changes nothing).
+            var held = _leases.Remove(request.ReservationId);
             if (_windowById.TryGetValue(request.ReservationId, out var entry))
             {
                 _windowTokens += request.ActualTokens - entry.Tokens;
                 entry.Tokens = request.ActualTokens;
             }
 
-            var delta = request.ActualTokens - request.ReservedTokens;
+            var delta = held ? request.ActualTokens - request.ReservedTokens : 0;
             if (string.Equals(_day, request.Day, StringComparison.Ordinal))
             {
                 _dayTokens += delta;

@@ -21,6 +21,9 @@ public sealed class QuotaManager
 {
     private const long WindowMs = 60_000;
 
+    // Retry-After while the shared limits store is unreachable: the monitor probes it every second.
+    private static readonly TimeSpan StoreRetryAfter = TimeSpan.FromSeconds(2);
+
     private readonly IQuotaStore _store;
     private readonly TimeProvider _time;
     private readonly QuotaOptions _options;
@@ -47,7 +50,9 @@ public sealed class QuotaManager
     /// <summary>
     /// Checks <paramref name="keyLimits"/> (the key's own scope) and <paramref name="tenantLimits"/> (shared by
     /// the tenant's keys) and, when all pass, reserves a request, a concurrency slot and
-    /// <paramref name="reservedTokens"/> tokens in both. Store failures (Redis unreachable) propagate.
+    /// <paramref name="reservedTokens"/> tokens in both. Store failures propagate, except where the store handles
+    /// them: <see cref="FailoverQuotaStore"/> decides locally while Redis is unreachable
+    /// (<see cref="QuotaRejection.StoreUnavailable"/> for keys with a token budget).
     /// </summary>
     public async ValueTask<AdmissionDecision> AdmitAsync(
         ApiKey key, Limits keyLimits, Limits tenantLimits, long reservedTokens, CancellationToken ct)
@@ -83,6 +88,15 @@ public sealed class QuotaManager
             (long)_options.ConcurrencyLease.TotalMilliseconds);
         var result = await _store.TryAdmitAsync(request, ct).ConfigureAwait(false);
 
+        if (result.StoreUnavailable)
+        {
+            var budgeted = scopes[result.FailedScope].Id.StartsWith("k:", StringComparison.Ordinal) ? "this key" : $"tenant '{key.Tenant}'";
+            var period = result.FailedLimit == QuotaLimit.DailyTokens ? "daily" : "monthly";
+            return new AdmissionDecision(QuotaRejection.StoreUnavailable, result.FailedLimit,
+                $"the limits store is unavailable, so the {period} token budget of {budgeted} cannot be checked; retry shortly",
+                StoreRetryAfter, RateLimitHeaders.None, null);
+        }
+
         var headers = Headers(scopes, result, nowMs, reservedTokens);
         if (result.Admitted)
         {
@@ -94,7 +108,12 @@ public sealed class QuotaManager
         var scope = scopes[result.FailedScope];
         var usage = result.Usage[result.FailedScope];
         var whose = scope.Id.StartsWith("k:", StringComparison.Ordinal) ? "this key" : $"tenant '{key.Tenant}'";
-        var limits = scope.Limits;
+        var limits = result.LocalLimits?[result.FailedScope] ?? scope.Limits;
+        if (result.LocalLimits is not null)
+        {
+            whose += "'s share on this replica while the limits store is unavailable";
+        }
+
         var (kind, message, retry) = result.FailedLimit switch
         {
             QuotaLimit.RequestsPerMinute => (QuotaRejection.RateLimit,
@@ -135,7 +154,7 @@ public sealed class QuotaManager
         TimeSpan? resetRequests = null, resetTokens = null;
         for (var i = 0; i < scopes.Count; i++)
         {
-            var limits = scopes[i].Limits;
+            var limits = result.LocalLimits?[i] ?? scopes[i].Limits;
             var usage = result.Usage[i];
             var requestsAfter = usage.Requests + (result.Admitted ? 1 : 0);
             var tokensAfter = usage.Tokens + (result.Admitted ? tokens : 0);

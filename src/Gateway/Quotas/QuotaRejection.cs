@@ -14,4 +14,10 @@ public enum QuotaRejection
 
     /// <summary>Daily or monthly token budget spent: <c>insufficient_quota</c>, not retryable before the period resets.</summary>
     Quota,
+
+    /// <summary>
+    /// The shared limits store is unreachable and the key or its tenant has a token budget, which one replica cannot
+    /// enforce: 503 <c>limits_store_unavailable</c>, retryable.
+    /// </summary>
+    StoreUnavailable,
 }

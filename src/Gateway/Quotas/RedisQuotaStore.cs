@@ -12,7 +12,11 @@ namespace Inference.Gateway.Quotas;
 /// <c>{prefix}:{{tenant}}:{scope}:w</c> sorted set of admissions in the window (score = admission ms),
 /// <c>…:t</c> hash of their tokens plus the running sum in field <c>#sum</c>,
 /// <c>…:c</c> sorted set of reservations in flight (score = lease end ms),
-/// <c>…:d:{yyyyMMdd}</c> and <c>…:m:{yyyyMM}</c> token counters. Every key has an expiry.
+/// <c>…:d:{yyyyMMdd}</c> and <c>…:m:{yyyyMM}</c> token counters, and per absorbed reservation a marker
+/// <c>{prefix}:{{tenant}}:a:{id}</c> (<see cref="AbsorbAsync"/>). Every key has an expiry.
+/// A release applies its budget adjustment only when it frees the reservation's slot, so a release that is retried
+/// (its reply was lost) or that undoes an admission that never ran changes nothing; one that comes after the lease
+/// expired leaves the full reservation charged.
 /// Time comes from the gateways (ARGV), not from Redis, so replicas' clocks must agree (NTP).
 /// </remarks>
 public sealed class RedisQuotaStore : IQuotaStore
@@ -129,19 +133,55 @@ public sealed class RedisQuotaStore : IQuotaStore
         for i = 1, n do
           local b = (i - 1) * 5
           local t, c, d, m = KEYS[b + 2], KEYS[b + 3], KEYS[b + 4], KEYS[b + 5]
-          redis.call('ZREM', c, id)
+          local held = redis.call('ZREM', c, id)
           local current = redis.call('HGET', t, id)
           if current then
             redis.call('HSET', t, id, actual)
             redis.call('HINCRBY', t, '#sum', actual - tonumber(current))
           end
-          if delta ~= 0 then
+          if held == 1 and delta ~= 0 then
             if redis.call('EXISTS', d) == 1 then redis.call('INCRBY', d, delta) end
             if redis.call('EXISTS', m) == 1 then redis.call('INCRBY', m, delta) end
           end
         end
         return 1
         """;
+
+    // KEYS: 5 per scope as for admission, then the absorb marker. A marker that is already set means this usage
+    // was absorbed before (a retry after a lost reply): nothing is counted twice.
+    private const string AbsorbScript = """
+        local id = ARGV[1]
+        local at = tonumber(ARGV[2])
+        local tokens = tonumber(ARGV[3])
+        local n = tonumber(ARGV[4])
+        local window = tonumber(ARGV[5])
+        local now = tonumber(ARGV[6])
+        local dayTtl = tonumber(ARGV[7])
+        local monthTtl = tonumber(ARGV[8])
+        if not redis.call('SET', KEYS[n * 5 + 1], '1', 'NX', 'PX', ARGV[9]) then
+          return 0
+        end
+        for i = 1, n do
+          local b = (i - 1) * 5
+          local w, t, d, m = KEYS[b + 1], KEYS[b + 2], KEYS[b + 4], KEYS[b + 5]
+          if at > now - window then
+            local previous = tonumber(redis.call('HGET', t, id)) or 0
+            redis.call('ZADD', w, at, id)
+            redis.call('HSET', t, id, tokens)
+            redis.call('HINCRBY', t, '#sum', tokens - previous)
+            redis.call('PEXPIRE', w, window + 60000)
+            redis.call('PEXPIRE', t, window + 60000)
+          end
+          redis.call('INCRBY', d, tokens)
+          redis.call('INCRBY', m, tokens)
+          redis.call('PEXPIRE', d, dayTtl)
+          redis.call('PEXPIRE', m, monthTtl)
+        end
+        return 1
+        """;
+
+    // An absorb is retried only while the store is coming back; its marker need not outlive that by much.
+    private static readonly long AbsorbMarkerTtlMs = (long)TimeSpan.FromHours(1).TotalMilliseconds;
 
     // Budget counters outlive their period a little, so a late completion still finds the day it adjusts.
     private static readonly long DayTtlMs = (long)TimeSpan.FromDays(2).TotalMilliseconds;
@@ -208,14 +248,36 @@ public sealed class RedisQuotaStore : IQuotaStore
         await _redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, keys, args).WaitAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Adds usage that was admitted and counted elsewhere (by a replica's local share while this store was
+    /// unreachable) to every scope: to the per-minute window when the admission is still inside it (at its own
+    /// time, with its tokens), and to the day's and month's counters. At most once per reservation id, however
+    /// often it is retried. Concurrency is not added: the request was (or is) held by the replica that admitted it.
+    /// </summary>
+    public async ValueTask AbsorbAsync(QuotaAbsorbRequest request, long nowMs, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var scopes = request.Scopes;
+        var scopeKeys = Keys(scopes, request.Day, request.Month);
+        var keys = new RedisKey[scopeKeys.Length + 1];
+        scopeKeys.CopyTo(keys, 0);
+        keys[^1] = string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{{{Tag(scopes[0].Tenant)}}}:a:{request.ReservationId}");
+        RedisValue[] args =
+        [
+            request.ReservationId, request.AtMs, request.Tokens, scopes.Count, request.WindowMs, nowMs, DayTtlMs, MonthTtlMs, AbsorbMarkerTtlMs,
+        ];
+        await _redis.GetDatabase().ScriptEvaluateAsync(AbsorbScript, keys, args).WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    // Braces inside a tenant name would move the hash tag; they are replaced.
+    private static string Tag(string tenant) => tenant.Replace('{', '(').Replace('}', ')');
+
     private RedisKey[] Keys(IReadOnlyList<QuotaScope> scopes, string day, string month)
     {
         var keys = new RedisKey[scopes.Count * KeysPerScope];
         for (var i = 0; i < scopes.Count; i++)
         {
-            // Braces inside a tenant name would move the hash tag; they are replaced.
-            var tag = scopes[i].Tenant.Replace('{', '(').Replace('}', ')');
-            var stem = string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{{{tag}}}:{scopes[i].Id}:");
+            var stem = string.Create(CultureInfo.InvariantCulture, $"{_prefix}:{{{Tag(scopes[i].Tenant)}}}:{scopes[i].Id}:");
             var k = i * KeysPerScope;
             keys[k] = stem + "w";
             keys[k + 1] = stem + "t";

@@ -383,6 +383,11 @@ public sealed partial class GatewayService
             return decision.Reservation;
         }
 
+        if (decision.Kind == QuotaRejection.StoreUnavailable)
+        {
+            throw ApiException.Unavailable(decision.Message, decision.RetryAfter ?? TimeSpan.FromSeconds(2), "limits_store_unavailable");
+        }
+
         bool quota = decision.Kind == QuotaRejection.Quota;
         Metrics.RateLimited(decision.Kind.ToString().ToLowerInvariant());
         throw new ApiException(

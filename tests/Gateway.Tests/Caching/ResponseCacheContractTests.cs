@@ -17,13 +17,13 @@ public abstract class ResponseCacheContractTests
 
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
-    [Fact]
+    [ServerFact]
     public async Task GetAsync_Unknown_ReturnsNull()
     {
         Assert.Null(await Cache.GetAsync("nope", default).Within());
     }
 
-    [Fact]
+    [ServerFact]
     public async Task SetAsync_ThenGet_ReturnsSameBytes()
     {
         await Cache.SetAsync("k1", Bytes("hello"), ResponseCacheDefaults.Ttl, default).Within();
@@ -31,7 +31,7 @@ public abstract class ResponseCacheContractTests
         Assert.Equal(Bytes("hello"), await Cache.GetAsync("k1", default).Within());
     }
 
-    [Fact]
+    [ServerFact]
     public async Task SetAsync_TwoKeys_Isolated()
     {
         await Cache.SetAsync("a", Bytes("alpha"), ResponseCacheDefaults.Ttl, default).Within();
@@ -43,7 +43,7 @@ public abstract class ResponseCacheContractTests
         Assert.Null(await Cache.GetAsync("A", default).Within());
     }
 
-    [Fact]
+    [ServerFact]
     public async Task GetAsync_AfterTtl_ReturnsNull()
     {
         await Cache.SetAsync("short", Bytes("x"), ShortTtl, default).Within();

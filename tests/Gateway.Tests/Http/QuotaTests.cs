@@ -8,7 +8,7 @@ namespace Inference.Gateway.Tests.Http;
 
 /// <summary>Rate limits and budgets over HTTP with exact numbers, in memory and across two replicas sharing one redis-server.</summary>
 [Collection(ModelCollection.Name)]
-public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : IClassFixture<RedisServerFixture>
+public sealed class QuotaTests(ModelFixture model, DefaultRespServerFixture redis) : IClassFixture<DefaultRespServerFixture>
 {
     private const string M = ModelFixture.ModelName;
 
@@ -86,8 +86,10 @@ public sealed class QuotaTests(ModelFixture model, RedisServerFixture redis) : I
         Assert.Equal(Text(await first.Content.ReadAsStringAsync()), Text(await second.Content.ReadAsStringAsync()));
     }
 
+    // A store handed in without failover (a platform's own RedisQuotaStore) still fails as a clean 503; with --redis
+    // the gateway wraps its store in a FailoverQuotaStore and keeps serving instead (StoreOutageTests).
     [Fact]
-    public async Task LimitsStoreDown_Is503WithErrorObject_AndTheGatewayKeepsServing()
+    public async Task QuotaStoreWithoutFailover_Down_Is503WithErrorObject_AndTheGatewayKeepsServing()
     {
         const string key = "sk-test-store-down-0123456789";
         int port;

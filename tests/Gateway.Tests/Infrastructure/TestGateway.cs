@@ -29,6 +29,9 @@ public sealed class TestGateway : IAsyncDisposable
 
     public Uri BaseAddress => Host.HttpAddress;
 
+    /// <summary>The gateway's own log entries (Information and up) so far.</summary>
+    public IReadOnlyCollection<ErrorLogCollector.LogEntry> Logs => _errors.Entries;
+
     /// <summary>Set by tests that provoke a server-side error on purpose (e.g. a limits store that is down).</summary>
     public bool ErrorsExpected { get; set; }
 

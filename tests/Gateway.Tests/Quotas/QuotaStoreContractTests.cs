@@ -19,7 +19,7 @@ public abstract class QuotaStoreContractTests
 
     private async Task<QuotaManager> ManagerAsync() => new(await CreateStoreAsync(), Time);
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_SixtyFirstRequestInWindow_RefusedWithRetryAfterAndHeaders()
     {
         var quotas = await ManagerAsync();
@@ -54,7 +54,7 @@ public abstract class QuotaStoreContractTests
         Assert.False((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 1, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_SixtyFirstRequestAtOnce_RetryAfterAtLeastOneSecond()
     {
         var quotas = await ManagerAsync();
@@ -71,7 +71,7 @@ public abstract class QuotaStoreContractTests
         Assert.Equal(TimeSpan.FromSeconds(60), refused.RetryAfter);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_TokensPerMinuteExceeded_RefusedUntilCompletionReturnsTokens()
     {
         var quotas = await ManagerAsync();
@@ -94,7 +94,7 @@ public abstract class QuotaStoreContractTests
         Assert.True((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 500, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_RequestLargerThanTokensPerMinute_RefusedWithoutRetryAfter()
     {
         var quotas = await ManagerAsync();
@@ -106,7 +106,7 @@ public abstract class QuotaStoreContractTests
         Assert.Contains("more than the tokens per minute limit (1000)", refused.Message);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task CompleteAsync_ConcurrencyLimitReached_ReleasesSlot()
     {
         var quotas = await ManagerAsync();
@@ -125,7 +125,7 @@ public abstract class QuotaStoreContractTests
         Assert.True((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 10, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_DailyBudgetSpent_QuotaUntilUtcMidnightThenAdmitted()
     {
         var start = new DateTimeOffset(2026, 3, 10, 23, 59, 0, TimeSpan.Zero);
@@ -145,7 +145,7 @@ public abstract class QuotaStoreContractTests
         Assert.True((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 1000, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_MonthlyBudgetSpent_QuotaUntilFirstOfMonthThenAdmitted()
     {
         var start = new DateTimeOffset(2026, 1, 31, 23, 0, 0, TimeSpan.Zero);
@@ -164,7 +164,7 @@ public abstract class QuotaStoreContractTests
         Assert.True((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 1000, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task CompleteAsync_Reserve100Use30_Returns70ToBudget()
     {
         var quotas = await ManagerAsync();
@@ -178,7 +178,7 @@ public abstract class QuotaStoreContractTests
         Assert.False((await quotas.AdmitAsync(Key(), limits, Limits.Unlimited, 1, default).Within()).Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task CompleteAsync_CalledThreeTimes_CountsOnce()
     {
         var quotas = await ManagerAsync();
@@ -197,7 +197,7 @@ public abstract class QuotaStoreContractTests
         Assert.Equal(QuotaLimit.DailyTokens, refused.Limit);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task ReleaseUnusedAsync_FailedBeforeRunning_ReturnsEverything()
     {
         var quotas = await ManagerAsync();
@@ -210,7 +210,7 @@ public abstract class QuotaStoreContractTests
         Assert.True(again.Admitted, again.Message);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_FiftyConcurrentAgainstBudgetForOne_AtMostOneAdmitted()
     {
         var store = await CreateStoreAsync();
@@ -232,7 +232,7 @@ public abstract class QuotaStoreContractTests
         Assert.All(decisions.Where(d => !d.Admitted), d => Assert.Equal(QuotaRejection.Quota, d.Kind));
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_TenantLimit_SharedAcrossKeys()
     {
         var quotas = await ManagerAsync();
@@ -255,7 +255,7 @@ public abstract class QuotaStoreContractTests
         Assert.True(otherTenant.Admitted);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_TenantRefuses_LeavesNoReservationOnKey()
     {
         var quotas = await ManagerAsync();
@@ -270,7 +270,7 @@ public abstract class QuotaStoreContractTests
         Assert.True(admitted.Admitted, admitted.Message);
     }
 
-    [Fact]
+    [ServerFact]
     public async Task AdmitAsync_NoLimits_AdmittedWithNoOpReservation()
     {
         var quotas = await ManagerAsync();
@@ -280,5 +280,47 @@ public abstract class QuotaStoreContractTests
         Assert.True(decision.Admitted);
         Assert.Empty(decision.Headers.ToHeaders());
         await decision.Reservation!.CompleteAsync(5).Within();
+    }
+
+    [ServerFact]
+    public async Task ReleaseAsync_SameReleaseTwice_AdjustsBudgetOnce()
+    {
+        // A release retried because its reply was lost (the store went away) must not refund twice.
+        var store = await CreateStoreAsync();
+        var (admit, release) = Reserve("twice", 100, 30);
+        Assert.True((await store.TryAdmitAsync(admit, default).Within()).Admitted);
+
+        await store.ReleaseAsync(release, default).Within();
+        await store.ReleaseAsync(release, default).Within();
+
+        var usage = (await store.TryAdmitAsync(admit with { ReservationId = "probe", Tokens = 0 }, default).Within()).Usage[0];
+        Assert.Equal(30, usage.DayTokens);
+        Assert.Equal(30, usage.MonthTokens);
+        Assert.Equal(0, usage.Concurrent);
+    }
+
+    [ServerFact]
+    public async Task ReleaseAsync_OfAdmissionThatNeverRan_ChangesNothing()
+    {
+        // The undo of an admission whose reply was lost: when the script never ran, nothing may be refunded.
+        var store = await CreateStoreAsync();
+        var (admit, _) = Reserve("real", 100, 100);
+        Assert.True((await store.TryAdmitAsync(admit, default).Within()).Admitted);
+
+        await store.ReleaseAsync(Reserve("ghost", 100, 0).Release, default).Within();
+
+        var usage = (await store.TryAdmitAsync(admit with { ReservationId = "probe", Tokens = 0 }, default).Within()).Usage[0];
+        Assert.Equal(100, usage.DayTokens);
+        Assert.Equal(1, usage.Concurrent);
+    }
+
+    private (QuotaAdmitRequest Admit, QuotaReleaseRequest Release) Reserve(string id, long reserved, long actual)
+    {
+        var now = Time.GetUtcNow();
+        string day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        string month = now.UtcDateTime.ToString("yyyyMM", System.Globalization.CultureInfo.InvariantCulture);
+        QuotaScope[] scopes = [new QuotaScope("k:aaaaaaaaaaaaaaaa", "acme", new Limits(ConcurrentRequests: 10, DailyTokens: 1000, MonthlyTokens: 1000))];
+        return (new QuotaAdmitRequest(id, now.ToUnixTimeMilliseconds(), reserved, scopes, day, month, 60_000, 900_000),
+            new QuotaReleaseRequest(id, scopes, reserved, actual, day, month));
     }
 }

@@ -149,6 +149,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         try
         {
             bool first = true;
+            var started = new bool[prepared.PromptIds.Count * prepared.Request.N]; // per choice: echo goes in its first delta
             await foreach (RunEvent e in execution.EventsAsync(cancelled).ConfigureAwait(false))
             {
                 if (first)
@@ -176,7 +177,9 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
                     continue;
                 }
 
-                await stream.WriteAsync(Chunk(prepared, execution, e), cancelled).ConfigureAwait(false);
+                string? echo = started[e.Index] ? null : prepared.EchoFor(e.Index);
+                started[e.Index] = true;
+                await stream.WriteAsync(Chunk(prepared, execution, e, echo), cancelled).ConfigureAwait(false);
             }
 
             RunOutcome o = execution.Outcome;
@@ -213,13 +216,13 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    private static CompletionChunk Chunk(PreparedRequest prepared, RequestExecution execution, RunEvent e)
+    private static CompletionChunk Chunk(PreparedRequest prepared, RequestExecution execution, RunEvent e, string? echo)
     {
         ServedEvent ev = e.Event;
         var delta = new ChoiceDelta
         {
             Index = e.Index,
-            Text = ev.Text,
+            Text = echo is null ? ev.Text : echo + ev.Text,
             FinishReason = ev.Finish switch
             {
                 SchedulerFinish.Stop => global::Inference.Gateway.Grpc.FinishReason.Stop,

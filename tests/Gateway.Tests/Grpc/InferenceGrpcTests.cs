@@ -75,6 +75,56 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Complete_Echo_FirstDeltaOfEachChoiceCarriesPrompt_TextAsHttp()
+    {
+        const string prompt = "The jury said that";
+        using HttpResponseMessage http = await _gateway.PostAsync(
+            "/v1/completions", $$$"""{"model":"{{{M}}}","prompt":"{{{prompt}}}","echo":true,"max_tokens":8,"temperature":0}""", Key);
+        string expected = JsonDocument.Parse(await http.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+
+        List<CompletionChunk> chunks = await ReadAllAsync(_client.Complete(
+            new CompleteRequest { Model = M, Text = prompt, Echo = true, Sampling = new SamplingOptions { MaxTokens = 8, Temperature = 0 } },
+            Options()));
+
+        var deltas = chunks.SelectMany(c => c.Choices).ToList();
+        Assert.StartsWith(prompt, expected, StringComparison.Ordinal);
+        Assert.StartsWith(prompt, deltas[0].Text, StringComparison.Ordinal);
+        Assert.Equal(expected, string.Concat(deltas.Select(d => d.Text)));
+        Assert.Single(deltas, d => d.Text.Contains(prompt, StringComparison.Ordinal));
+        Assert.Equal(chunks[^1].Usage.CompletionTokens, deltas.Sum(d => d.TokenIds.Count)); // the echo adds text, not tokens
+    }
+
+    [Fact]
+    public async Task Complete_EchoTokenIdsAndN2_EachChoiceStartsWithDecodedPrompt()
+    {
+        int[] ids = model.Host.Tokenize("The jury said that");
+        string decoded = model.Host.Detokenize(ids);
+        var request = new CompleteRequest { Model = M, TokenIds = new TokenIds(), Echo = true, Sampling = new SamplingOptions { MaxTokens = 6, N = 2, Seed = 7 } };
+        request.TokenIds.Ids.Add(ids);
+
+        List<CompletionChunk> chunks = await ReadAllAsync(_client.Complete(request, Options()));
+
+        foreach (int index in new[] { 0, 1 })
+        {
+            var choice = chunks.SelectMany(c => c.Choices).Where(d => d.Index == index).ToList();
+            Assert.StartsWith(decoded, choice[0].Text, StringComparison.Ordinal);
+            Assert.True(string.Concat(choice.Select(d => d.Text)).Length > decoded.Length, "the completion follows the echoed prompt");
+        }
+    }
+
+    [Fact]
+    public async Task Complete_EchoWithLogprobs_IsInvalidArgumentNamingEcho()
+    {
+        var request = new CompleteRequest { Model = M, Text = "hi", Echo = true, Sampling = new SamplingOptions { MaxTokens = 2, Logprobs = 1 } };
+
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAllAsync(_client.Complete(request, Options())));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        BadRequest? bad = ex.GetRpcStatus()?.GetDetail<BadRequest>();
+        Assert.Equal("echo", Assert.Single(bad!.FieldViolations).Field);
+    }
+
+    [Fact]
     public async Task Chat_StreamsDeltas_AndListModelsAndTokenizeAnswer()
     {
         var request = new ChatRequest { Model = M, Sampling = new SamplingOptions { MaxTokens = 6, Temperature = 0 } };

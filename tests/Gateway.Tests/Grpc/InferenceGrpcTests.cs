@@ -141,25 +141,26 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
         Assert.Equal(model.Host.Tokenize("The jury"), tokens.Ids.ToArray());
     }
 
-    public static TheoryData<string, StatusCode, string?> BadRequests() => new()
+    // The status names the proto field the client set (google.rpc.BadRequest), in the message and the field violation.
+    public static TheoryData<string, StatusCode, string> BadRequests() => new()
     {
-        { "temperature", StatusCode.InvalidArgument, "temperature" },
-        { "top_p", StatusCode.InvalidArgument, "top_p" },
-        { "max_tokens", StatusCode.InvalidArgument, "max_tokens" },
-        { "n", StatusCode.InvalidArgument, "n" },
-        { "logprobs", StatusCode.InvalidArgument, "logprobs" },
-        { "context", StatusCode.InvalidArgument, "max_tokens" },
-        { "token_ids", StatusCode.InvalidArgument, "prompt" },
-        { "empty_prompt", StatusCode.InvalidArgument, "prompt" },
+        { "temperature", StatusCode.InvalidArgument, "sampling.temperature" },
+        { "top_p", StatusCode.InvalidArgument, "sampling.top_p" },
+        { "max_tokens", StatusCode.InvalidArgument, "sampling.max_tokens" },
+        { "n", StatusCode.InvalidArgument, "sampling.n" },
+        { "logprobs", StatusCode.InvalidArgument, "sampling.logprobs" },
+        { "context", StatusCode.InvalidArgument, "sampling.max_tokens" },
+        { "token_ids", StatusCode.InvalidArgument, "token_ids" },
+        { "empty_prompt", StatusCode.InvalidArgument, "text" },
         { "model", StatusCode.NotFound, "model" },
         { "no_model", StatusCode.InvalidArgument, "model" },
-        { "stop_token_ids", StatusCode.InvalidArgument, "stop_token_ids" },
-        { "presence_penalty", StatusCode.InvalidArgument, "presence_penalty" },
+        { "stop_token_ids", StatusCode.InvalidArgument, "sampling.stop_token_ids" },
+        { "presence_penalty", StatusCode.InvalidArgument, "sampling.presence_penalty" },
     };
 
     [Theory]
     [MemberData(nameof(BadRequests))]
-    public async Task Complete_BadParameter_IsStatusNamingIt_ThenGoodRequestServed(string what, StatusCode code, string? param)
+    public async Task Complete_BadParameter_IsStatusNamingIt_ThenGoodRequestServed(string what, StatusCode code, string param)
     {
         var request = new CompleteRequest { Model = M, Text = "hi", Sampling = new SamplingOptions { MaxTokens = 4 } };
         switch (what)
@@ -181,7 +182,8 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
         RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAllAsync(_client.Complete(request, Options())));
 
         Assert.Equal(code, ex.StatusCode);
-        Assert.Contains(param!, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains($"(param: {param})", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(param, Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations).Field);
         List<CompletionChunk> good = await ReadAllAsync(_client.Complete(new CompleteRequest { Model = M, Text = "ok", Sampling = new SamplingOptions { MaxTokens = 2 } }, Options()));
         Assert.True(good[^1].Usage.CompletionTokens >= 1);
     }

@@ -9,15 +9,18 @@ using Inference.Gateway.Serving;
 using Inference.Scheduler;
 using SchedulerFinish = Inference.Scheduler.FinishReason;
 using Inference.Worker.Serving;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Inference.Gateway.Grpc;
 
 /// <summary>
 /// The public gRPC API (inference.proto). Requests are translated to the HTTP API's JSON and parsed by the
 /// same <see cref="RequestParser"/>, so parameters, validation and messages are identical on both doors.
+/// Its methods are bound by <see cref="InferenceMethodProvider"/> (see <see cref="AddServices"/>).
 /// </summary>
-public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
+public sealed class InferenceGrpcService
 {
     private readonly GatewayService _service;
 
@@ -25,6 +28,10 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
     {
         _service = service;
     }
+
+    /// <summary>Registers the method binding (call before the app is built).</summary>
+    public static void AddServices(IServiceCollection services) =>
+        services.AddSingleton<IServiceMethodProvider<InferenceGrpcService>, InferenceMethodProvider>();
 
     public static void Map(WebApplication app, GatewayService service, bool enabled)
     {
@@ -36,7 +43,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    public override async Task Complete(CompleteRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    public async Task Complete(CompleteRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
@@ -70,7 +77,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         await GenerateAsync(request, json, ApiKind.Completion, promptField, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
     }
 
-    public override async Task Chat(ChatRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    public async Task Chat(ChatRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
@@ -88,7 +95,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         await GenerateAsync(request, json, ApiKind.Chat, "messages", request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
     }
 
-    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    public async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         await Guard(() => _service.AuthenticateAsync(Bearer(context), context.CancellationToken).AsTask()).ConfigureAwait(false);
@@ -101,7 +108,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         return response;
     }
 
-    public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    public async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);

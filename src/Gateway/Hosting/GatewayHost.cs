@@ -77,6 +77,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton<IHostLifetime, ExternalHostLifetime>(); // signals are handled by the caller (drain first)
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);
+        InferenceGrpcService.AddServices(builder.Services);
         ListenOptions? http = null;
         ListenOptions? grpc = null;
         IPAddress address = options.Host switch

@@ -126,6 +126,18 @@ public sealed class MalformedBodyTests(ModelFixture model) : IAsyncLifetime
         await AssertServedAsync();
     }
 
+    [Fact]
+    public async Task WrongMethod_OnAnApiRoute_IsErrorObject()
+    {
+        using var http = new HttpClient { BaseAddress = _host.HttpAddress };
+
+        using HttpResponseMessage response = await http.GetAsync("/v1/completions").Within();
+
+        string body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed, $"{response.StatusCode}: {body}");
+        Assert.Equal("invalid_request_error", JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("type").GetString());
+    }
+
     private static JsonElement AssertErrorObject(RawResponse response, string code)
     {
         Assert.StartsWith("application/json", response.Headers["content-type"], StringComparison.Ordinal);

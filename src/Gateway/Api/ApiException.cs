@@ -67,6 +67,10 @@ public sealed class ApiException : Exception
         };
     }
 
+    /// <summary>The same refusal naming another parameter (e.g. its proto field path for a gRPC caller).</summary>
+    public ApiException WithParam(string? param) =>
+        new(Status, Type, Code, param, Message) { RetryAfter = RetryAfter, Headers = Headers };
+
     public static ApiException Invalid(string? param, string message, string code = "invalid_value") =>
         new(HttpStatusCode.BadRequest, "invalid_request_error", code, param, message);
 

@@ -20,4 +20,14 @@ public sealed record ApiLimits
     public int MaxStopTokenIds { get; init; } = 64;
 
     public int MaxLogitBias { get; init; } = 300;
+
+    /// <summary>
+    /// Slowest accepted request body, in bytes per second averaged since the first byte (Kestrel's
+    /// MinRequestBodyDataRate, checked once a second): a body that falls below it after
+    /// <see cref="BodyGracePeriod"/>, or stalls, is answered 408. 0 turns the check off.
+    /// </summary>
+    public double MinBodyBytesPerSecond { get; init; } = 240;
+
+    /// <summary>How long a body may arrive below <see cref="MinBodyBytesPerSecond"/> before it is refused (more than 1 s).</summary>
+    public TimeSpan BodyGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -69,6 +69,7 @@ public sealed record InferenceRequest
 
     public bool Echo { get; init; }
 
+    /// <summary>The end user (safety_identifier, or its older name user): written to the usage record.</summary>
     public string? User { get; init; }
 
     public bool Stream { get; init; }

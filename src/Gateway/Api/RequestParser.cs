@@ -6,16 +6,20 @@ namespace Inference.Gateway.Api;
 
 /// <summary>
 /// Parses and validates OpenAI request bodies strictly: wrong JSON types, out-of-range values, NaN/Infinity
-/// and lone surrogates are 400s naming the parameter, never 500s. Ranges follow vLLM. Unknown fields are
-/// ignored (as vLLM does); features this server lacks (tools, JSON mode) are refused, not silently dropped.
+/// and lone surrogates are 400s naming the parameter, never 500s. Ranges follow vLLM. Nothing is accepted and
+/// ignored: which fields an endpoint takes is decided in <see cref="RequestFields"/> (unknown fields and features this
+/// server lacks are refused by name), and duplicate keys are refused rather than letting the last one win.
 /// </summary>
 public static class RequestParser
 {
+    private const int MaxEndUserLength = 256;
+
     public static InferenceRequest ParseCompletion(ReadOnlyMemory<byte> body, ApiLimits limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
         using JsonDocument doc = Parse(body);
         JsonElement root = doc.RootElement;
+        RequestFields.Check(root, ApiKind.Completion);
         var prompts = ParsePrompts(root, limits);
         var common = ParseCommon(root, limits, ApiKind.Completion);
         int? logprobs = null;
@@ -25,16 +29,6 @@ public static class RequestParser
         }
 
         bool echo = Bool(root, "echo") ?? false;
-        if (Get(root, "suffix") is { } suffix && !(suffix.ValueKind == JsonValueKind.String && suffix.GetString()!.Length == 0))
-        {
-            throw ApiException.Invalid("suffix", "suffix is not supported by this server.", "unsupported_parameter");
-        }
-
-        if (Get(root, "best_of") is { } bestOf && Int(bestOf, "best_of", 1, limits.MaxN) != common.N)
-        {
-            throw ApiException.Invalid("best_of", "best_of other than n is not supported by this server.", "unsupported_parameter");
-        }
-
         return common with { Prompts = prompts, Logprobs = logprobs, Echo = echo };
     }
 
@@ -43,6 +37,7 @@ public static class RequestParser
         ArgumentNullException.ThrowIfNull(limits);
         using JsonDocument doc = Parse(body);
         JsonElement root = doc.RootElement;
+        RequestFields.Check(root, ApiKind.Chat);
         var messages = ParseMessages(root);
         var common = ParseCommon(root, limits, ApiKind.Chat);
         bool logprobs = Bool(root, "logprobs") ?? false;
@@ -56,29 +51,6 @@ public static class RequestParser
             }
         }
 
-        if (Get(root, "tools") is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
-        {
-            throw ApiException.Invalid("tools", "tool calling is not supported by this server.", "unsupported_parameter");
-        }
-
-        if (Get(root, "functions") is { ValueKind: JsonValueKind.Array } functions && functions.GetArrayLength() > 0)
-        {
-            throw ApiException.Invalid("functions", "function calling is not supported by this server.", "unsupported_parameter");
-        }
-
-        if (Get(root, "response_format") is { } format)
-        {
-            if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out JsonElement type) || type.ValueKind != JsonValueKind.String)
-            {
-                throw ApiException.WrongType("response_format", "an object with a string 'type'");
-            }
-
-            if (type.GetString() != "text")
-            {
-                throw ApiException.Invalid("response_format", $"response_format type '{type.GetString()}' is not supported by this server; only 'text'.", "unsupported_parameter");
-            }
-        }
-
         bool addGenerationPrompt = Bool(root, "add_generation_prompt") ?? true;
         return common with
         {
@@ -88,13 +60,67 @@ public static class RequestParser
         };
     }
 
+    /// <summary>
+    /// vLLM's /tokenize body: a prompt (<c>model</c>, <c>prompt</c>, <c>add_special_tokens</c>) or a conversation
+    /// (<c>model</c>, <c>messages</c>, <c>add_generation_prompt</c>) rendered with the model's chat template.
+    /// </summary>
+    public static TokenizeInput ParseTokenize(ReadOnlyMemory<byte> body)
+    {
+        using JsonDocument doc = Parse(body);
+        JsonElement root = doc.RootElement;
+        bool chat = Get(root, "messages") is not null;
+        foreach (JsonProperty p in root.EnumerateObject())
+        {
+            if (p.Value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            switch (p.Name)
+            {
+                case "model" or "messages":
+                case "prompt" or "add_special_tokens" when !chat:
+                case "add_generation_prompt" when chat:
+                    break;
+                case "add_special_tokens" when p.Value.ValueKind == JsonValueKind.False:
+                    break; // with messages the chat template places the special tokens: false is what happens
+                case "add_special_tokens":
+                    throw ApiException.Invalid(p.Name, "with messages the chat template adds the special tokens; only add_special_tokens false is accepted.", "unsupported_parameter");
+                case "prompt":
+                    throw ApiException.Invalid(p.Name, "give prompt or messages, not both.");
+                case "add_generation_prompt":
+                    throw ApiException.Invalid(p.Name, "add_generation_prompt applies to messages; this request has a prompt.");
+                default:
+                    throw RequestFields.Unrecognized(p.Name);
+            }
+        }
+
+        string model = RequiredString(root, "model");
+        return chat
+            ? new TokenizeInput(model, string.Empty, ParseMessages(root), AddSpecialTokens: false, Bool(root, "add_generation_prompt") ?? true)
+            : new TokenizeInput(model, RequiredString(root, "prompt"), null, Bool(root, "add_special_tokens") ?? true, AddGenerationPrompt: false);
+    }
+
+    /// <summary>400 naming the first non-null field of <paramref name="obj"/> that is not one of <paramref name="names"/>.</summary>
+    internal static void OnlyFields(JsonElement obj, params ReadOnlySpan<string> names)
+    {
+        foreach (JsonProperty p in obj.EnumerateObject())
+        {
+            if (p.Value.ValueKind != JsonValueKind.Null && !names.Contains(p.Name))
+            {
+                throw RequestFields.Unrecognized(p.Name);
+            }
+        }
+    }
+
     /// <summary>Parses a body, turning every JSON error (syntax, NaN, bad escapes, depth) into a 400.</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> body)
     {
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+            // Duplicate keys are refused: with them one of the values would be silently ignored.
+            doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
@@ -126,7 +152,13 @@ public static class RequestParser
 
         if (Get(root, "max_completion_tokens") is { } mct)
         {
-            maxTokens = Int(mct, "max_completion_tokens", 1, int.MaxValue);
+            int completion = Int(mct, "max_completion_tokens", 1, int.MaxValue);
+            if (maxTokens is int legacy && legacy != completion)
+            {
+                throw ApiException.Invalid("max_completion_tokens", $"max_tokens ({legacy}) and max_completion_tokens ({completion}) disagree; give one of them.");
+            }
+
+            maxTokens = completion;
         }
 
         float temperature = Float(root, "temperature", 0f, 2f, closedLow: true) ?? 1f;
@@ -181,9 +213,10 @@ public static class RequestParser
             }
 
             includeUsage = Bool(so, "include_usage", "stream_options.include_usage") ?? false;
+            CheckStreamOptions(so);
         }
 
-        string? user = Get(root, "user") is { } u ? Str(u, "user") : null;
+        string? user = EndUser(root);
         bool skipSpecial = Bool(root, "skip_special_tokens") ?? true;
         return new InferenceRequest
         {
@@ -210,6 +243,54 @@ public static class RequestParser
             User = user,
             SkipSpecialTokens = skipSpecial,
         };
+    }
+
+    private static void CheckStreamOptions(JsonElement options)
+    {
+        foreach (JsonProperty p in options.EnumerateObject())
+        {
+            string param = $"stream_options.{p.Name}";
+            switch (p.Name)
+            {
+                case "include_usage":
+                    break;
+                case "include_obfuscation" or "continuous_usage_stats":
+                    // Chunks carry no obfuscation padding and usage comes once, in the include_usage chunk.
+                    if (p.Value.ValueKind is not (JsonValueKind.False or JsonValueKind.Null))
+                    {
+                        throw ApiException.Invalid(param, $"'{param}' is not supported by this server; only false is accepted.", "unsupported_parameter");
+                    }
+
+                    break;
+                default:
+                    if (p.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        throw RequestFields.Unrecognized(param);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    // OpenAI's end-user id: safety_identifier, or user (its older name). Recorded in the usage record.
+    private static string? EndUser(JsonElement root)
+    {
+        string? user = Get(root, "user") is { } u ? Str(u, "user") : null;
+        string? safety = Get(root, "safety_identifier") is { } si ? Str(si, "safety_identifier") : null;
+        if (user is not null && safety is not null && user != safety)
+        {
+            throw ApiException.Invalid("safety_identifier", "user and safety_identifier name different end users; give one of them.");
+        }
+
+        string? endUser = safety ?? user;
+        if (endUser is { Length: > MaxEndUserLength })
+        {
+            string param = safety is not null ? "safety_identifier" : "user";
+            throw ApiException.Invalid(param, $"{param} must be at most {MaxEndUserLength} characters, got {endUser.Length}.");
+        }
+
+        return endUser;
     }
 
     private static List<PromptInput> ParsePrompts(JsonElement root, ApiLimits limits)
@@ -312,16 +393,49 @@ public static class RequestParser
                 "tool" or "function" => throw ApiException.Invalid($"{at}.role", $"role '{role}' is not supported by this server (no tool calling).", "unsupported_parameter"),
                 _ => throw ApiException.Invalid($"{at}.role", $"'{role}' is not one of 'system', 'developer', 'user', 'assistant'."),
             };
-            if (Get(m, "tool_calls") is { ValueKind: JsonValueKind.Array } calls && calls.GetArrayLength() > 0)
-            {
-                throw ApiException.Invalid($"{at}.tool_calls", "tool calls are not supported by this server.", "unsupported_parameter");
-            }
+            CheckMessageFields(m, at);
 
             string content = Get(m, "content") is { } c ? Content(c, $"{at}.content") : role == "assistant" ? string.Empty : throw ApiException.Missing($"{at}.content");
             result.Add(new ChatMessage(role, content));
         }
 
         return result;
+    }
+
+    // A message's fields: role and content are honoured; the rest would be ignored by the chat template, so they are
+    // refused unless empty (what a client echoing an assistant message back sends).
+    private static void CheckMessageFields(JsonElement message, string at)
+    {
+        foreach (JsonProperty p in message.EnumerateObject())
+        {
+            string param = $"{at}.{p.Name}";
+            switch (p.Name)
+            {
+                case "role" or "content":
+                    break;
+                case "tool_calls" or "annotations":
+                    if (p.Value.ValueKind is not JsonValueKind.Null && !(p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 0))
+                    {
+                        throw ApiException.Invalid(param, $"'{param}' is not supported by this server (no tool calling); only [] is accepted.", "unsupported_parameter");
+                    }
+
+                    break;
+                case "name" or "refusal" or "function_call" or "tool_call_id" or "audio":
+                    if (p.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        throw ApiException.Invalid(param, $"'{param}' is not supported by this server.", "unsupported_parameter");
+                    }
+
+                    break;
+                default:
+                    if (p.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        throw RequestFields.Unrecognized(param);
+                    }
+
+                    break;
+            }
+        }
     }
 
     private static string Content(JsonElement c, string param)
@@ -350,6 +464,14 @@ public static class RequestParser
             if (type != "text")
             {
                 throw ApiException.Invalid($"{at}.type", $"content part type '{type}' is not supported by this model; only 'text'.", "unsupported_parameter");
+            }
+
+            foreach (JsonProperty field in part.EnumerateObject())
+            {
+                if (field.Name is not ("type" or "text") && field.Value.ValueKind != JsonValueKind.Null)
+                {
+                    throw RequestFields.Unrecognized($"{at}.{field.Name}");
+                }
             }
 
             if (text.Length > 0)
@@ -488,9 +610,6 @@ public static class RequestParser
     /// <summary>A required string property (400 when missing, of another type, or with lone surrogates).</summary>
     internal static string RequiredString(JsonElement obj, string name) =>
         Get(obj, name) is { } e ? Str(e, name) : throw ApiException.Missing(name);
-
-    /// <summary>An optional boolean property (null when absent or null; 400 for another type).</summary>
-    internal static bool? OptionalBool(JsonElement obj, string name) => Bool(obj, name);
 
     /// <summary>A property, treating an explicit null as absent (OpenAI clients send nulls for defaults).</summary>
     private static JsonElement? Get(JsonElement obj, string name) =>

@@ -9,15 +9,18 @@ using Inference.Gateway.Serving;
 using Inference.Scheduler;
 using SchedulerFinish = Inference.Scheduler.FinishReason;
 using Inference.Worker.Serving;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Inference.Gateway.Grpc;
 
 /// <summary>
 /// The public gRPC API (inference.proto). Requests are translated to the HTTP API's JSON and parsed by the
 /// same <see cref="RequestParser"/>, so parameters, validation and messages are identical on both doors.
+/// Its methods are bound by <see cref="InferenceMethodProvider"/> (see <see cref="AddServices"/>).
 /// </summary>
-public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
+public sealed class InferenceGrpcService
 {
     private readonly GatewayService _service;
 
@@ -25,6 +28,10 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
     {
         _service = service;
     }
+
+    /// <summary>Registers the method binding (call before the app is built).</summary>
+    public static void AddServices(IServiceCollection services) =>
+        services.AddSingleton<IServiceMethodProvider<InferenceGrpcService>, InferenceMethodProvider>();
 
     public static void Map(WebApplication app, GatewayService service, bool enabled)
     {
@@ -36,7 +43,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    public override async Task Complete(CompleteRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    public async Task Complete(CompleteRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
@@ -66,10 +73,11 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
 
             WriteSampling(w, request.Sampling, completions: true);
         });
-        await GenerateAsync(json, ApiKind.Completion, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
+        string promptField = request.PromptCase == CompleteRequest.PromptOneofCase.TokenIds ? "token_ids" : "text";
+        await GenerateAsync(request, json, ApiKind.Completion, promptField, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
     }
 
-    public override async Task Chat(ChatRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
+    public async Task Chat(ChatRequest request, IServerStreamWriter<CompletionChunk> responseStream, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
@@ -84,10 +92,10 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
 
             WriteSampling(w, request.Sampling, completions: false);
         });
-        await GenerateAsync(json, ApiKind.Chat, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
+        await GenerateAsync(request, json, ApiKind.Chat, "messages", request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
     }
 
-    public override async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    public async Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         await Guard(() => _service.AuthenticateAsync(Bearer(context), context.CancellationToken).AsTask()).ConfigureAwait(false);
@@ -100,13 +108,14 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         return response;
     }
 
-    public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    public async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
         return await Guard(async () =>
         {
             await _service.AuthenticateAsync(Bearer(context), context.CancellationToken).ConfigureAwait(false);
+            UnknownProtoFields.Refuse(request);
             if (request.Model.Length == 0)
             {
                 throw ApiException.Missing("model");
@@ -131,12 +140,15 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }).ConfigureAwait(false);
     }
 
-    private async Task GenerateAsync(byte[] json, ApiKind kind, bool noCache, IServerStreamWriter<CompletionChunk> stream, ServerCallContext context)
+    private async Task GenerateAsync(
+        IMessage message, byte[] json, ApiKind kind, string promptField, bool noCache, IServerStreamWriter<CompletionChunk> stream, ServerCallContext context)
     {
         CancellationToken cancelled = context.CancellationToken;
-        (PreparedRequest prepared, Quotas.Reservation? reservation) = await Guard(async () =>
+        Func<string, string> protoField = param => ProtoField(param, promptField);
+        (PreparedRequest prepared, Quotas.Reservation? reservation) = await Guard(protoField, async () =>
         {
             CallerContext caller = await _service.AuthenticateAsync(Bearer(context), cancelled).ConfigureAwait(false);
+            UnknownProtoFields.Refuse(message);
             InferenceRequest request = kind == ApiKind.Chat
                 ? RequestParser.ParseChat(json, _service.Options.Limits)
                 : RequestParser.ParseCompletion(json, _service.Options.Limits);
@@ -149,6 +161,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         try
         {
             bool first = true;
+            var started = new bool[prepared.PromptIds.Count * prepared.Request.N]; // per choice: echo goes in its first delta
             await foreach (RunEvent e in execution.EventsAsync(cancelled).ConfigureAwait(false))
             {
                 if (first)
@@ -176,7 +189,9 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
                     continue;
                 }
 
-                await stream.WriteAsync(Chunk(prepared, execution, e), cancelled).ConfigureAwait(false);
+                string? echo = started[e.Index] ? null : prepared.EchoFor(e.Index);
+                started[e.Index] = true;
+                await stream.WriteAsync(Chunk(prepared, execution, e, echo), cancelled).ConfigureAwait(false);
             }
 
             RunOutcome o = execution.Outcome;
@@ -200,7 +215,7 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
         catch (ApiException ex)
         {
-            throw ToRpc(ex); // refused before the first event (no worker could take it)
+            throw ToRpc(ex.WithParam(ex.Param is null ? null : protoField(ex.Param))); // refused before the first event (no worker could take it)
         }
         catch (OperationCanceledException) when (cancelled.IsCancellationRequested)
         {
@@ -213,13 +228,13 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    private static CompletionChunk Chunk(PreparedRequest prepared, RequestExecution execution, RunEvent e)
+    private static CompletionChunk Chunk(PreparedRequest prepared, RequestExecution execution, RunEvent e, string? echo)
     {
         ServedEvent ev = e.Event;
         var delta = new ChoiceDelta
         {
             Index = e.Index,
-            Text = ev.Text,
+            Text = echo is null ? ev.Text : echo + ev.Text,
             FinishReason = ev.Finish switch
             {
                 SchedulerFinish.Stop => global::Inference.Gateway.Grpc.FinishReason.Stop,
@@ -252,7 +267,9 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         return chunk;
     }
 
-    private async Task<T> Guard<T>(Func<Task<T>> body)
+    // Refusals name fields in the HTTP API's JSON terms; protoField (when given) turns them into the request's proto
+    // field paths (google.rpc.BadRequest's convention), so a gRPC client is told the field it set.
+    private async Task<T> Guard<T>(Func<string, string>? protoField, Func<Task<T>> body)
     {
         try
         {
@@ -261,11 +278,12 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         catch (ApiException ex)
         {
             _service.Metrics.Rejected((int)ex.Status);
-            throw ToRpc(ex);
+            throw ToRpc(protoField is null || ex.Param is null ? ex : ex.WithParam(protoField(ex.Param)));
         }
         catch (WorkerException ex)
         {
-            throw ToRpc(RequestRunner.ToApiException(ex));
+            ApiException api = RequestRunner.ToApiException(ex);
+            throw ToRpc(protoField is null || api.Param is null ? api : api.WithParam(protoField(api.Param)));
         }
         catch (StackExchange.Redis.RedisException)
         {
@@ -273,7 +291,9 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
         }
     }
 
-    private Task<int> Guard(Func<Task> body) => Guard(async () =>
+    private Task<T> Guard<T>(Func<Task<T>> body) => Guard(null, body);
+
+    private Task<int> Guard(Func<Task> body) => Guard(null, async () =>
     {
         await body().ConfigureAwait(false);
         return 0;
@@ -328,6 +348,20 @@ public sealed class InferenceGrpcService : InferenceService.InferenceServiceBase
 
         return rpc;
     }
+
+    /// <summary>
+    /// The proto field path of a parameter named in the HTTP API's terms: sampling fields live in <c>sampling</c>
+    /// (chat's top_logprobs is <c>sampling.logprobs</c>), the prompt is the oneof case the client set.
+    /// </summary>
+    internal static string ProtoField(string param, string promptField) => param switch
+    {
+        "prompt" => promptField,
+        "top_logprobs" => "sampling.logprobs",
+        "max_tokens" or "temperature" or "top_p" or "top_k" or "min_p" or "presence_penalty" or "frequency_penalty"
+            or "repetition_penalty" or "logit_bias" or "seed" or "n" or "stop" or "stop_token_ids" or "ignore_eos"
+            or "min_tokens" or "priority" or "logprobs" or "user" or "skip_special_tokens" => "sampling." + param,
+        _ => param, // model, echo, messages, messages[i].role, add_generation_prompt: the same name in the proto
+    };
 
     private static string? Bearer(ServerCallContext context) => GatewayService.BearerToken(context.RequestHeaders.GetValue("authorization"));
 

@@ -79,6 +79,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton<IHostLifetime, ExternalHostLifetime>(); // signals are handled by the caller (drain first)
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);
+        InferenceGrpcService.AddServices(builder.Services);
         ListenOptions? http = null;
         ListenOptions? grpc = null;
         IPAddress address = options.Host switch
@@ -89,6 +90,11 @@ public sealed partial class GatewayHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.MaxRequestBodySize = null; // RequestBody enforces the limit with an OpenAI error
+            // A body that stalls or trickles is refused with 408 (BadHttpRequestException, answered below) instead
+            // of holding a connection and a request slot.
+            k.Limits.MinRequestBodyDataRate = options.Limits.MinBodyBytesPerSecond > 0
+                ? new MinDataRate(options.Limits.MinBodyBytesPerSecond, options.Limits.BodyGracePeriod)
+                : null;
             k.AddServerHeader = false;
             k.Listen(address, options.HttpPort, l =>
             {
@@ -171,7 +177,23 @@ public sealed partial class GatewayHost : IAsyncDisposable
             {
                 await next(ctx).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !ctx.RequestAborted.IsCancellationRequested)
+            catch (Exception ex) when (IsClientGone(ctx, ex))
+            {
+                // The client reset the connection or left (mid-body, mid-stream): nobody to answer, not our failure.
+                // Aborting tells Kestrel not to drain a body it can no longer read.
+                LogClientGone(log, ctx.Request.Path, ex);
+                ctx.Abort();
+            }
+            catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+            {
+                // Bad framing (400), a body too slow (408) or too large (413): the client's fault, answered with the
+                // status Kestrel chose. The connection cannot be reused (its framing is lost or the body unread).
+                LogBadRequest(log, ctx.Request.Path, ex.StatusCode, ex.Message);
+                service.Metrics.Rejected(ex.StatusCode);
+                ctx.Response.Headers.Connection = "close";
+                await HttpErrors.WriteAsync(ctx, HttpErrors.ClientFault(ex)).ConfigureAwait(false);
+            }
+            catch (Exception ex)
             {
                 // A failure of our own (a limits store down, a bug) still gets an OpenAI error object, never an
                 // empty 500; the server keeps serving.
@@ -285,6 +307,12 @@ public sealed partial class GatewayHost : IAsyncDisposable
         }
     }
 
+    // A reset shows as ConnectionResetException before Kestrel has marked the request aborted; a cancelled read or
+    // write, or a failed one, counts only once it has.
+    private static bool IsClientGone(Microsoft.AspNetCore.Http.HttpContext ctx, Exception ex) =>
+        ex is Microsoft.AspNetCore.Connections.ConnectionResetException
+        || (ex is OperationCanceledException or IOException && ex is not Microsoft.AspNetCore.Http.BadHttpRequestException && ctx.RequestAborted.IsCancellationRequested);
+
     private static string Format(IPEndPoint endpoint) =>
         endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : $"{endpoint.Address}:{endpoint.Port}";
 
@@ -296,6 +324,12 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
     [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception ex, string path);
+
+    [LoggerMessage(EventId = 3121, Level = LogLevel.Information, Message = "Bad request to {Path}: {Status} ({Reason})")]
+    private static partial void LogBadRequest(ILogger logger, Microsoft.AspNetCore.Http.PathString path, int status, string reason);
+
+    [LoggerMessage(EventId = 3122, Level = LogLevel.Debug, Message = "Client gone while serving {Path}")]
+    private static partial void LogClientGone(ILogger logger, Microsoft.AspNetCore.Http.PathString path, Exception ex);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "Draining: not ready, refusing new requests; in-flight requests have {Seconds} s")]
     private static partial void LogDraining(ILogger logger, double seconds);

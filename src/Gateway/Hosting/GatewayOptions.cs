@@ -128,5 +128,15 @@ public sealed record GatewayOptions
         {
             throw new ArgumentException("--max-body-bytes must be at least 1024.");
         }
+
+        if (Limits.MinBodyBytesPerSecond < 0 || !double.IsFinite(Limits.MinBodyBytesPerSecond))
+        {
+            throw new ArgumentException($"Limits.MinBodyBytesPerSecond must be >= 0, got {Limits.MinBodyBytesPerSecond}.");
+        }
+
+        if (Limits.BodyGracePeriod <= TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException($"Limits.BodyGracePeriod must be more than 1 s (Kestrel checks body rates once a second), got {Limits.BodyGracePeriod}.");
+        }
     }
 }

@@ -277,14 +277,9 @@ public static class OpenAIEndpoints
     private static async Task TokenizeAsync(HttpContext ctx, GatewayService service)
     {
         ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
-        using JsonDocument doc = RequestParser.Parse(body);
-        JsonElement root = doc.RootElement;
-        string model = RequestParser.RequiredString(root, "model");
-        InferenceRequest? chat = root.TryGetProperty("messages", out _) ? RequestParser.ParseChat(body, service.Options.Limits) : null;
-        string text = chat is null ? RequestParser.RequiredString(root, "prompt") : string.Empty;
-        bool addSpecial = RequestParser.OptionalBool(root, "add_special_tokens") ?? true;
+        TokenizeInput input = RequestParser.ParseTokenize(body);
         (int[] ids, WorkerInfo info) = await service.TokenizeAsync(
-            model, text, addSpecial, chat?.Messages, chat?.AddGenerationPrompt ?? true, ctx.RequestAborted).ConfigureAwait(false);
+            input.Model, input.Text, input.AddSpecialTokens, input.Messages, input.AddGenerationPrompt, ctx.RequestAborted).ConfigureAwait(false);
 
         ctx.Response.ContentType = "application/json";
         using var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
@@ -307,6 +302,7 @@ public static class OpenAIEndpoints
         ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
         using JsonDocument doc = RequestParser.Parse(body);
         JsonElement root = doc.RootElement;
+        RequestParser.OnlyFields(root, "model", "tokens");
         string model = RequestParser.RequiredString(root, "model");
         WorkerInfo info = service.FindModel(model);
         if (!root.TryGetProperty("tokens", out JsonElement tokens) || tokens.ValueKind != JsonValueKind.Array)

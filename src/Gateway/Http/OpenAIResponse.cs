@@ -27,11 +27,7 @@ public sealed class OpenAIResponse
         _choices = new ChoiceState[prepared.PromptIds.Count * n];
         for (int i = 0; i < _choices.Length; i++)
         {
-            _choices[i] = new ChoiceState();
-            if (prepared.Request.Echo && prepared.PromptTexts is { } texts)
-            {
-                _choices[i].Echo = texts[i / n];
-            }
+            _choices[i] = new ChoiceState { Echo = prepared.EchoFor(i) };
         }
     }
 

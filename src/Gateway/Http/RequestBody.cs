@@ -23,7 +23,7 @@ internal static class RequestBody
 
         if (request.ContentLength > maxBytes)
         {
-            throw TooLarge(maxBytes);
+            throw TooLarge(request, maxBytes);
         }
 
         PipeReader reader = request.BodyReader;
@@ -33,7 +33,7 @@ internal static class RequestBody
             if (result.Buffer.Length > maxBytes)
             {
                 reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                throw TooLarge(maxBytes);
+                throw TooLarge(request, maxBytes);
             }
 
             if (result.IsCompleted)
@@ -47,7 +47,11 @@ internal static class RequestBody
         }
     }
 
-    private static ApiException TooLarge(long maxBytes) =>
-        new(HttpStatusCode.RequestEntityTooLarge, "invalid_request_error", "request_too_large", null,
+    private static ApiException TooLarge(HttpRequest request, long maxBytes)
+    {
+        // The rest of the body is not read: close rather than have Kestrel drain megabytes to keep the connection.
+        request.HttpContext.Response.Headers.Connection = "close";
+        return new(HttpStatusCode.RequestEntityTooLarge, "invalid_request_error", "request_too_large", null,
             $"The request body is larger than the limit of {maxBytes} bytes.");
+    }
 }

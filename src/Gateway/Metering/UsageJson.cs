@@ -27,6 +27,10 @@ public static class UsageJson
         writer.WriteString("api", record.Api);
         writer.WriteBoolean("response_cache_hit", record.ResponseCacheHit);
         writer.WriteString("timestamp", record.Timestamp.ToUniversalTime());
+        if (record.User is not null)
+        {
+            writer.WriteString("user", record.User);
+        }
         writer.WriteEndObject();
     }
 

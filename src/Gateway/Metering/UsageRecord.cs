@@ -4,7 +4,7 @@ namespace Inference.Gateway.Metering;
 /// Exactly one per finished request, written to an <see cref="IUsageSink"/>. The platform stores it idempotently by
 /// <see cref="RequestId"/>. JSON fields (snake_case): request_id, key_id, tenant, model, prompt_tokens,
 /// completion_tokens, cached_tokens, queue_time_ms, ttft_ms, duration_ms, status, finish_reason, api,
-/// response_cache_hit, timestamp (ISO 8601 UTC, when the request finished).
+/// response_cache_hit, timestamp (ISO 8601 UTC, when the request finished), user (when the request named one).
 /// </summary>
 /// <param name="RequestId">Unique id of the request.</param>
 /// <param name="KeyId">The key's <see cref="Keys.ApiKey.KeyId"/> (never the key); null when unauthenticated.</param>
@@ -21,6 +21,7 @@ namespace Inference.Gateway.Metering;
 /// <param name="Api">Which API ("chat.completions", "completions", "grpc.chat", ...).</param>
 /// <param name="ResponseCacheHit">Served from the response cache.</param>
 /// <param name="Timestamp">When it finished.</param>
+/// <param name="User">The caller's end user (OpenAI's safety_identifier or user), null when not given.</param>
 public sealed record UsageRecord(
     string RequestId,
     string? KeyId,
@@ -36,7 +37,8 @@ public sealed record UsageRecord(
     string? FinishReason,
     string Api,
     bool ResponseCacheHit,
-    DateTimeOffset Timestamp)
+    DateTimeOffset Timestamp,
+    string? User = null)
 {
     /// <summary>Prompt plus completion tokens.</summary>
     public long TotalTokens => PromptTokens + CompletionTokens;

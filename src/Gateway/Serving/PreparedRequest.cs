@@ -24,6 +24,12 @@ public sealed record PreparedRequest
     /// <summary>Prompt text per prompt, for echo (decoded when the prompt was token ids).</summary>
     public IReadOnlyList<string>? PromptTexts { get; init; }
 
+    /// <summary>
+    /// The prompt text that precedes choice <paramref name="choice"/>'s completion when echo is on (both APIs send it
+    /// in the choice's first delta), else null. Choices are numbered prompt-major: prompt = choice / n.
+    /// </summary>
+    public string? EchoFor(int choice) => Request.Echo && PromptTexts is { } texts ? texts[choice / Request.N] : null;
+
     /// <summary>max_tokens per prompt after defaulting (fill the context when not given).</summary>
     public required IReadOnlyList<int> MaxTokens { get; init; }
 

@@ -192,7 +192,8 @@ public sealed class RequestExecution : IAsyncDisposable
                     FinishReason: finish.ToString().ToLowerInvariant(),
                     Api: Api,
                     ResponseCacheHit: CacheHit,
-                    Timestamp: _time.GetUtcNow()),
+                    Timestamp: _time.GetUtcNow(),
+                    User: Prepared.Request.User),
                 CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)

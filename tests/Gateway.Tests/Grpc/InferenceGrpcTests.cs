@@ -75,6 +75,56 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Complete_Echo_FirstDeltaOfEachChoiceCarriesPrompt_TextAsHttp()
+    {
+        const string prompt = "The jury said that";
+        using HttpResponseMessage http = await _gateway.PostAsync(
+            "/v1/completions", $$$"""{"model":"{{{M}}}","prompt":"{{{prompt}}}","echo":true,"max_tokens":8,"temperature":0}""", Key);
+        string expected = JsonDocument.Parse(await http.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+
+        List<CompletionChunk> chunks = await ReadAllAsync(_client.Complete(
+            new CompleteRequest { Model = M, Text = prompt, Echo = true, Sampling = new SamplingOptions { MaxTokens = 8, Temperature = 0 } },
+            Options()));
+
+        var deltas = chunks.SelectMany(c => c.Choices).ToList();
+        Assert.StartsWith(prompt, expected, StringComparison.Ordinal);
+        Assert.StartsWith(prompt, deltas[0].Text, StringComparison.Ordinal);
+        Assert.Equal(expected, string.Concat(deltas.Select(d => d.Text)));
+        Assert.Single(deltas, d => d.Text.Contains(prompt, StringComparison.Ordinal));
+        Assert.Equal(chunks[^1].Usage.CompletionTokens, deltas.Sum(d => d.TokenIds.Count)); // the echo adds text, not tokens
+    }
+
+    [Fact]
+    public async Task Complete_EchoTokenIdsAndN2_EachChoiceStartsWithDecodedPrompt()
+    {
+        int[] ids = model.Host.Tokenize("The jury said that");
+        string decoded = model.Host.Detokenize(ids);
+        var request = new CompleteRequest { Model = M, TokenIds = new TokenIds(), Echo = true, Sampling = new SamplingOptions { MaxTokens = 6, N = 2, Seed = 7 } };
+        request.TokenIds.Ids.Add(ids);
+
+        List<CompletionChunk> chunks = await ReadAllAsync(_client.Complete(request, Options()));
+
+        foreach (int index in new[] { 0, 1 })
+        {
+            var choice = chunks.SelectMany(c => c.Choices).Where(d => d.Index == index).ToList();
+            Assert.StartsWith(decoded, choice[0].Text, StringComparison.Ordinal);
+            Assert.True(string.Concat(choice.Select(d => d.Text)).Length > decoded.Length, "the completion follows the echoed prompt");
+        }
+    }
+
+    [Fact]
+    public async Task Complete_EchoWithLogprobs_IsInvalidArgumentNamingEcho()
+    {
+        var request = new CompleteRequest { Model = M, Text = "hi", Echo = true, Sampling = new SamplingOptions { MaxTokens = 2, Logprobs = 1 } };
+
+        RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAllAsync(_client.Complete(request, Options())));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        BadRequest? bad = ex.GetRpcStatus()?.GetDetail<BadRequest>();
+        Assert.Equal("echo", Assert.Single(bad!.FieldViolations).Field);
+    }
+
+    [Fact]
     public async Task Chat_StreamsDeltas_AndListModelsAndTokenizeAnswer()
     {
         var request = new ChatRequest { Model = M, Sampling = new SamplingOptions { MaxTokens = 6, Temperature = 0 } };
@@ -91,25 +141,26 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
         Assert.Equal(model.Host.Tokenize("The jury"), tokens.Ids.ToArray());
     }
 
-    public static TheoryData<string, StatusCode, string?> BadRequests() => new()
+    // The status names the proto field the client set (google.rpc.BadRequest), in the message and the field violation.
+    public static TheoryData<string, StatusCode, string> BadRequests() => new()
     {
-        { "temperature", StatusCode.InvalidArgument, "temperature" },
-        { "top_p", StatusCode.InvalidArgument, "top_p" },
-        { "max_tokens", StatusCode.InvalidArgument, "max_tokens" },
-        { "n", StatusCode.InvalidArgument, "n" },
-        { "logprobs", StatusCode.InvalidArgument, "logprobs" },
-        { "context", StatusCode.InvalidArgument, "max_tokens" },
-        { "token_ids", StatusCode.InvalidArgument, "prompt" },
-        { "empty_prompt", StatusCode.InvalidArgument, "prompt" },
+        { "temperature", StatusCode.InvalidArgument, "sampling.temperature" },
+        { "top_p", StatusCode.InvalidArgument, "sampling.top_p" },
+        { "max_tokens", StatusCode.InvalidArgument, "sampling.max_tokens" },
+        { "n", StatusCode.InvalidArgument, "sampling.n" },
+        { "logprobs", StatusCode.InvalidArgument, "sampling.logprobs" },
+        { "context", StatusCode.InvalidArgument, "sampling.max_tokens" },
+        { "token_ids", StatusCode.InvalidArgument, "token_ids" },
+        { "empty_prompt", StatusCode.InvalidArgument, "text" },
         { "model", StatusCode.NotFound, "model" },
         { "no_model", StatusCode.InvalidArgument, "model" },
-        { "stop_token_ids", StatusCode.InvalidArgument, "stop_token_ids" },
-        { "presence_penalty", StatusCode.InvalidArgument, "presence_penalty" },
+        { "stop_token_ids", StatusCode.InvalidArgument, "sampling.stop_token_ids" },
+        { "presence_penalty", StatusCode.InvalidArgument, "sampling.presence_penalty" },
     };
 
     [Theory]
     [MemberData(nameof(BadRequests))]
-    public async Task Complete_BadParameter_IsStatusNamingIt_ThenGoodRequestServed(string what, StatusCode code, string? param)
+    public async Task Complete_BadParameter_IsStatusNamingIt_ThenGoodRequestServed(string what, StatusCode code, string param)
     {
         var request = new CompleteRequest { Model = M, Text = "hi", Sampling = new SamplingOptions { MaxTokens = 4 } };
         switch (what)
@@ -131,7 +182,8 @@ public abstract class InferenceGrpcTests(IModelFixture model) : IAsyncLifetime
         RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAllAsync(_client.Complete(request, Options())));
 
         Assert.Equal(code, ex.StatusCode);
-        Assert.Contains(param!, ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains($"(param: {param})", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(param, Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>()!.FieldViolations).Field);
         List<CompletionChunk> good = await ReadAllAsync(_client.Complete(new CompleteRequest { Model = M, Text = "ok", Sampling = new SamplingOptions { MaxTokens = 2 } }, Options()));
         Assert.True(good[^1].Usage.CompletionTokens >= 1);
     }

@@ -29,12 +29,16 @@ public sealed class AdmissionRule
     /// <summary>Most prompt + output tokens one request can have here (context and cache together).</summary>
     public long MaxTokensPerSequence => Math.Min(MaxModelLength, (long)AdmissibleBlocks * BlockSize);
 
-    /// <summary>Null when the request can run; otherwise the refusal, naming the parameter and both numbers.</summary>
-    public Refusal? Check(int promptTokens, int maxTokens)
+    /// <summary>
+    /// Null when the request can run; otherwise the refusal, in OpenAI's wording with both numbers.
+    /// <paramref name="where"/> names the prompt for the message ("prompt", "messages"); a request too long
+    /// for the context or the cache is refused naming <paramref name="lengthParam"/>.
+    /// </summary>
+    public Refusal? Check(int promptTokens, int maxTokens, string where = "prompt", string lengthParam = "max_tokens")
     {
         if (promptTokens <= 0)
         {
-            return Refusal.Invalid("prompt", "the prompt is empty");
+            return Refusal.Invalid(where, $"the {where} is empty");
         }
 
         if (maxTokens < 1)
@@ -46,8 +50,8 @@ public sealed class AdmissionRule
         if (total > MaxModelLength)
         {
             return Refusal.Invalid(
-                "max_tokens",
-                $"this model's maximum context length is {MaxModelLength} tokens, but the prompt has {promptTokens} tokens and max_tokens is {maxTokens} ({total} in total)",
+                lengthParam,
+                $"This model's maximum context length is {MaxModelLength} tokens. However, you requested {total} tokens ({promptTokens} in the {where}, {maxTokens} in the completion). Please reduce the length of the {where} or completion.",
                 "context_length_exceeded");
         }
 
@@ -55,8 +59,8 @@ public sealed class AdmissionRule
         if (blocks > AdmissibleBlocks)
         {
             return Refusal.Invalid(
-                "max_tokens",
-                $"prompt + max_tokens ({total} tokens) need {blocks} KV blocks of {BlockSize} tokens, but this worker gives one request at most {AdmissibleBlocks} ({(long)AdmissibleBlocks * BlockSize} tokens)",
+                lengthParam,
+                $"This worker holds at most {(long)AdmissibleBlocks * BlockSize} tokens per request in its KV cache ({AdmissibleBlocks} blocks of {BlockSize}: the cache less its admission watermark). However, you requested {total} tokens ({promptTokens} in the {where}, {maxTokens} in the completion), {blocks} blocks. Please reduce the length of the {where} or completion.",
                 "context_length_exceeded");
         }
 

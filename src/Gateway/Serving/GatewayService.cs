@@ -10,6 +10,7 @@ using Inference.Gateway.Metering;
 using Inference.Gateway.Metrics;
 using Inference.Gateway.Quotas;
 using Inference.Gateway.Workers;
+using Inference.Scheduler;
 using Inference.Worker.Serving;
 using Inference.Worker.Tokenization;
 using Microsoft.Extensions.Logging;
@@ -225,29 +226,31 @@ public sealed partial class GatewayService
                 throw ApiException.Invalid(where, "the prompt is empty after tokenization.");
             }
 
+            // The worker's own admission rule (context, and the cache less its watermark), so a request the
+            // engine would refuse is refused here, before admission, with the engine's words.
+            AdmissionRule rule = model.Admission;
             if (request.MaxTokens is int max)
             {
-                if ((long)prompt + max > model.MaxModelLength)
+                if (rule.Check(prompt, max, where, request.Kind == ApiKind.Chat ? "messages" : "max_tokens") is Refusal refusal)
                 {
-                    throw ApiException.Invalid(
-                        request.Kind == ApiKind.Chat ? "messages" : "max_tokens",
-                        $"This model's maximum context length is {model.MaxModelLength} tokens. However, you requested {(long)prompt + max} tokens ({prompt} in the {where}, {max} in the completion). Please reduce the length of the {where} or completion.",
-                        "context_length_exceeded");
+                    throw ApiException.From(refusal);
                 }
 
                 maxTokens[i] = max;
             }
             else
             {
-                if (prompt >= model.MaxModelLength)
+                // No max_tokens: the rest of what one request may hold.
+                long room = rule.MaxTokensPerSequence - prompt;
+                if (room < 1)
                 {
                     throw ApiException.Invalid(
                         where,
-                        $"This model's maximum context length is {model.MaxModelLength} tokens. However, your {where} has {prompt} tokens, leaving no room for the completion.",
+                        $"This model's maximum context length is {rule.MaxTokensPerSequence} tokens. However, your {where} has {prompt} tokens, leaving no room for the completion.",
                         "context_length_exceeded");
                 }
 
-                maxTokens[i] = model.MaxModelLength - prompt;
+                maxTokens[i] = (int)room;
             }
 
             if (request.MinTokens > maxTokens[i])

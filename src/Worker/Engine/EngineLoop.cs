@@ -77,6 +77,9 @@ public sealed partial class EngineLoop : IDisposable
 
     public ModelRuntime Runtime => _runtime;
 
+    /// <summary>The rule <see cref="Submit"/> and the scheduler admit by (immutable).</summary>
+    public AdmissionRule Admission => _scheduler.Admission;
+
     /// <summary>
     /// Validates and queues a request: null and a <paramref name="stream"/> when accepted, otherwise the
     /// refusal, at once (Invalid: a bad parameter, or too long for the context or the cache, with both

@@ -35,6 +35,7 @@ public sealed class WorkerHost : IDisposable
             Device = runtime.Options.Device,
             BlockSize = runtime.Cache.BlockSize,
             KvBlocksTotal = runtime.Cache.NumBlocks,
+            AdmissibleKvBlocks = engine.Admission.AdmissibleBlocks,
             ChatTemplate = runtime.Tokenizer.ChatTemplate?.Name,
             Created = time.GetUtcNow().ToUnixTimeSeconds(),
         };

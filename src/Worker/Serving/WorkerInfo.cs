@@ -1,3 +1,5 @@
+using Inference.Scheduler;
+
 namespace Inference.Worker.Serving;
 
 /// <summary>What a worker serves: the facts the gateway needs to validate and route a request.</summary>
@@ -17,6 +19,12 @@ public sealed record WorkerInfo
     public required int BlockSize { get; init; }
 
     public required int KvBlocksTotal { get; init; }
+
+    /// <summary>Most KV blocks one request can hold (the cache less the scheduler's watermark); 0 means <see cref="KvBlocksTotal"/>.</summary>
+    public int AdmissibleKvBlocks { get; init; }
+
+    /// <summary>The worker's admission rule, so the gateway refuses before admission exactly what the engine would.</summary>
+    public AdmissionRule Admission => new(MaxModelLength, BlockSize, AdmissibleKvBlocks > 0 ? AdmissibleKvBlocks : KvBlocksTotal);
 
     /// <summary>Name of the chat template, or null when the model has none (chat requests are refused).</summary>
     public string? ChatTemplate { get; init; }

@@ -26,6 +26,7 @@ internal static class WorkerProtoMapping
             Device = info.Device,
             BlockSize = info.BlockSize,
             KvBlocksTotal = info.KvBlocksTotal,
+            AdmissibleKvBlocks = info.AdmissibleKvBlocks,
             Created = info.Created,
         };
         if (info.ChatTemplate is not null)
@@ -44,6 +45,7 @@ internal static class WorkerProtoMapping
         Device = reply.Device,
         BlockSize = reply.BlockSize,
         KvBlocksTotal = reply.KvBlocksTotal,
+        AdmissibleKvBlocks = reply.AdmissibleKvBlocks > 0 ? reply.AdmissibleKvBlocks : reply.KvBlocksTotal,
         ChatTemplate = reply.HasChatTemplate ? reply.ChatTemplate : null,
         Created = reply.Created,
     };

@@ -120,7 +120,7 @@ public sealed class WorkerServerTests
         RpcException ex = await Assert.ThrowsAsync<RpcException>(() => ReadAll(call));
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
-        Assert.Contains("max_tokens", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("maximum context length", ex.Status.Detail, StringComparison.Ordinal);
         WorkerException rebuilt = WorkerErrorMapping.FromRpcException(ex, "test");
         Assert.Equal(RefusalKind.Invalid, rebuilt.Kind);
         Assert.Equal("max_tokens", rebuilt.Param);

@@ -72,7 +72,13 @@ public sealed partial class EngineLoop
         {
             if (!_live.TryGetValue(message.RequestId, out RequestState? state))
             {
-                continue;
+                // An abort by id can overtake its request: Submit wrote intake after this iteration drained it.
+                // Intake was written before the control message, so draining it again finds the request.
+                DrainIntake();
+                if (!_live.TryGetValue(message.RequestId, out state))
+                {
+                    continue; // already finished
+                }
             }
 
             IReadOnlyList<Sequence>? sequences = _scheduler.SequencesOf(message.RequestId);

@@ -279,6 +279,26 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     }
 
     [Fact]
+    public async Task Abort_RightAfterSubmit_AlwaysEndsTheRequest()
+    {
+        // An abort by id (the worker's Abort RPC) can reach the loop before the request left intake; it must
+        // not be dropped, or the request runs to max_tokens with nobody reading.
+        using ModelRuntime runtime = _fixture.Runtime();
+        using EngineLoop engine = Engine(runtime);
+        var sampling = new SamplingParams { Temperature = 0, MaxTokens = 400, IgnoreEos = true };
+        for (int i = 0; i < 300; i++)
+        {
+            GenerationStream stream = Submit(engine, Request($"a{i}", TestModels.Tokens(4, i, 400), sampling));
+            engine.Abort(stream.RequestId);
+            Result result = await Collect(stream).WaitAsync(Timeout);
+            Assert.True(result.Tokens[0].Count < 400, $"request {i} ran to max_tokens after its abort");
+            Assert.Equal(FinishReason.Abort.ToString(), result.Error);
+        }
+
+        await WaitIdle(engine);
+    }
+
+    [Fact]
     public void Submit_PromptPlusMaxTokensBeyondContext_IsRefusedWithBothNumbers()
     {
         using ModelRuntime runtime = _fixture.Runtime();

@@ -30,6 +30,26 @@ public sealed class AdmissionRule
     public long MaxTokensPerSequence => Math.Min(MaxModelLength, (long)AdmissibleBlocks * BlockSize);
 
     /// <summary>
+    /// The max_tokens a request without one gets: the rest of what one sequence may hold. Null and a refusal
+    /// when the prompt alone leaves no room.
+    /// </summary>
+    public int? DefaultMaxTokens(int promptTokens, string where, out Refusal? refusal)
+    {
+        long room = MaxTokensPerSequence - promptTokens;
+        if (room < 1)
+        {
+            refusal = Refusal.Invalid(
+                where,
+                $"This model's maximum context length is {MaxTokensPerSequence} tokens. However, your {where} has {promptTokens} tokens, leaving no room for the completion.",
+                "context_length_exceeded");
+            return null;
+        }
+
+        refusal = null;
+        return (int)room;
+    }
+
+    /// <summary>
     /// Null when the request can run; otherwise the refusal, in OpenAI's wording with both numbers.
     /// <paramref name="where"/> names the prompt for the message ("prompt", "messages"); a request too long
     /// for the context or the cache is refused naming <paramref name="lengthParam"/>.

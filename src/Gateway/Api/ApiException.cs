@@ -60,9 +60,9 @@ public sealed class ApiException : Exception
         ArgumentNullException.ThrowIfNull(refusal);
         return refusal.Kind switch
         {
-            RefusalKind.Invalid => new ApiException(HttpStatusCode.BadRequest, "invalid_request_error", refusal.Code ?? "invalid_value", refusal.Param, refusal.Message),
-            RefusalKind.Overloaded => new ApiException(HttpStatusCode.ServiceUnavailable, "server_error", refusal.Code ?? "overloaded", null, refusal.Message) { RetryAfter = refusal.RetryAfter ?? TimeSpan.FromSeconds(1) },
-            RefusalKind.Unavailable => new ApiException(HttpStatusCode.ServiceUnavailable, "server_error", refusal.Code ?? "no_worker_available", null, refusal.Message) { RetryAfter = refusal.RetryAfter ?? TimeSpan.FromSeconds(2) },
+            RefusalKind.Invalid => Invalid(refusal.Param, refusal.Message, refusal.Code ?? "invalid_value"),
+            RefusalKind.Overloaded => Unavailable(refusal.Message, refusal.RetryAfter ?? TimeSpan.FromSeconds(1), refusal.Code ?? "overloaded"),
+            RefusalKind.Unavailable => Unavailable(refusal.Message, refusal.RetryAfter ?? TimeSpan.FromSeconds(2), refusal.Code ?? "no_worker_available"),
             _ => new ApiException(HttpStatusCode.InternalServerError, "server_error", refusal.Code ?? "worker_error", null, refusal.Message),
         };
     }

@@ -102,13 +102,16 @@ public static class RequestParser
     }
 
     /// <summary>400 naming the first non-null field of <paramref name="obj"/> that is not one of <paramref name="names"/>.</summary>
-    internal static void OnlyFields(JsonElement obj, params ReadOnlySpan<string> names)
+    internal static void OnlyFields(JsonElement obj, params ReadOnlySpan<string> names) => OnlyFieldsUnder(obj, string.Empty, names);
+
+    /// <summary>As <see cref="OnlyFields(JsonElement, ReadOnlySpan{string})"/>, naming the field under <paramref name="prefix"/> (e.g. "messages[0].content[1].").</summary>
+    internal static void OnlyFieldsUnder(JsonElement obj, string prefix, params ReadOnlySpan<string> names)
     {
         foreach (JsonProperty p in obj.EnumerateObject())
         {
             if (p.Value.ValueKind != JsonValueKind.Null && !names.Contains(p.Name))
             {
-                throw RequestFields.Unrecognized(p.Name);
+                throw RequestFields.Unrecognized(prefix + p.Name);
             }
         }
     }
@@ -466,13 +469,7 @@ public static class RequestParser
                 throw ApiException.Invalid($"{at}.type", $"content part type '{type}' is not supported by this model; only 'text'.", "unsupported_parameter");
             }
 
-            foreach (JsonProperty field in part.EnumerateObject())
-            {
-                if (field.Name is not ("type" or "text") && field.Value.ValueKind != JsonValueKind.Null)
-                {
-                    throw RequestFields.Unrecognized($"{at}.{field.Name}");
-                }
-            }
+            OnlyFieldsUnder(part, $"{at}.", "type", "text");
 
             if (text.Length > 0)
             {

@@ -15,7 +15,7 @@ namespace Inference.Gateway.Grpc;
 /// </summary>
 public sealed class GatewayHealthService : Health.HealthBase
 {
-    private const string ServiceName = "inference.v1.InferenceService";
+    private static readonly string ServiceName = InferenceService.Descriptor.FullName;
 
     // Readiness is derived (worker reports, the drain flag), not an event: a watch looks this often.
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(500);
@@ -77,9 +77,8 @@ public sealed class GatewayHealthService : Health.HealthBase
         return status;
     }
 
-    private ServingStatus StatusOf(string service) => service switch
-    {
-        "" or ServiceName => _service.IsReady ? ServingStatus.Serving : ServingStatus.NotServing,
-        _ => ServingStatus.ServiceUnknown,
-    };
+    private ServingStatus StatusOf(string service) =>
+        service.Length == 0 || service == ServiceName
+            ? (_service.IsReady ? ServingStatus.Serving : ServingStatus.NotServing)
+            : ServingStatus.ServiceUnknown;
 }

@@ -215,7 +215,7 @@ public sealed class InferenceGrpcService
         }
         catch (ApiException ex)
         {
-            throw ToRpc(ex.WithParam(ex.Param is null ? null : protoField(ex.Param))); // refused before the first event (no worker could take it)
+            throw ToRpc(Renamed(ex, protoField)); // refused before the first event (no worker could take it)
         }
         catch (OperationCanceledException) when (cancelled.IsCancellationRequested)
         {
@@ -278,12 +278,11 @@ public sealed class InferenceGrpcService
         catch (ApiException ex)
         {
             _service.Metrics.Rejected((int)ex.Status);
-            throw ToRpc(protoField is null || ex.Param is null ? ex : ex.WithParam(protoField(ex.Param)));
+            throw ToRpc(Renamed(ex, protoField));
         }
         catch (WorkerException ex)
         {
-            ApiException api = RequestRunner.ToApiException(ex);
-            throw ToRpc(protoField is null || api.Param is null ? api : api.WithParam(protoField(api.Param)));
+            throw ToRpc(Renamed(ApiException.From(ex.Refusal), protoField));
         }
         catch (StackExchange.Redis.RedisException)
         {
@@ -292,6 +291,9 @@ public sealed class InferenceGrpcService
     }
 
     private Task<T> Guard<T>(Func<Task<T>> body) => Guard(null, body);
+
+    private static ApiException Renamed(ApiException ex, Func<string, string>? protoField) =>
+        protoField is null || ex.Param is null ? ex : ex.WithParam(protoField(ex.Param));
 
     private Task<int> Guard(Func<Task> body) => Guard(null, async () =>
     {
@@ -357,9 +359,7 @@ public sealed class InferenceGrpcService
     {
         "prompt" => promptField,
         "top_logprobs" => "sampling.logprobs",
-        "max_tokens" or "temperature" or "top_p" or "top_k" or "min_p" or "presence_penalty" or "frequency_penalty"
-            or "repetition_penalty" or "logit_bias" or "seed" or "n" or "stop" or "stop_token_ids" or "ignore_eos"
-            or "min_tokens" or "priority" or "logprobs" or "user" or "skip_special_tokens" => "sampling." + param,
+        _ when SamplingOptions.Descriptor.FindFieldByName(param) is not null => "sampling." + param,
         _ => param, // model, echo, messages, messages[i].role, add_generation_prompt: the same name in the proto
     };
 

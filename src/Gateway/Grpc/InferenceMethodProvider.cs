@@ -12,7 +12,7 @@ namespace Inference.Gateway.Grpc;
 /// </summary>
 internal sealed class InferenceMethodProvider : IServiceMethodProvider<InferenceGrpcService>
 {
-    private const string ServiceName = "inference.v1.InferenceService";
+    private static readonly string ServiceName = InferenceService.Descriptor.FullName;
 
     public void OnServiceMethodDiscovery(ServiceMethodProviderContext<InferenceGrpcService> context)
     {

@@ -59,7 +59,7 @@ public static class OpenAIEndpoints
         }
         catch (WorkerException ex)
         {
-            await HttpErrors.WriteAsync(ctx, RequestRunner.ToApiException(ex)).ConfigureAwait(false);
+            await HttpErrors.WriteAsync(ctx, ApiException.From(ex.Refusal)).ConfigureAwait(false);
         }
     }
 

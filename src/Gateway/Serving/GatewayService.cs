@@ -135,7 +135,7 @@ public sealed partial class GatewayService
         }
         catch (WorkerException ex)
         {
-            throw RequestRunner.ToApiException(ex);
+            throw ApiException.From(ex.Refusal);
         }
     }
 
@@ -211,13 +211,17 @@ public sealed partial class GatewayService
         }
         catch (WorkerException ex)
         {
-            throw RequestRunner.ToApiException(ex);
+            throw ApiException.From(ex.Refusal);
         }
 
         CheckTokenIds(request.LogitBias?.Keys, "logit_bias", model.VocabSize);
         CheckTokenIds(request.StopTokenIds, "stop_token_ids", model.VocabSize);
         var maxTokens = new int[ids.Count];
         string where = request.Kind == ApiKind.Chat ? "messages" : "prompt";
+
+        // The worker's own admission rule (context, and the cache less its watermark), so a request the
+        // engine would refuse is refused here, before admission, with the engine's words.
+        AdmissionRule rule = model.Admission;
         for (int i = 0; i < ids.Count; i++)
         {
             int prompt = ids[i].Length;
@@ -226,9 +230,6 @@ public sealed partial class GatewayService
                 throw ApiException.Invalid(where, "the prompt is empty after tokenization.");
             }
 
-            // The worker's own admission rule (context, and the cache less its watermark), so a request the
-            // engine would refuse is refused here, before admission, with the engine's words.
-            AdmissionRule rule = model.Admission;
             if (request.MaxTokens is int max)
             {
                 if (rule.Check(prompt, max, where, request.Kind == ApiKind.Chat ? "messages" : "max_tokens") is Refusal refusal)
@@ -240,17 +241,7 @@ public sealed partial class GatewayService
             }
             else
             {
-                // No max_tokens: the rest of what one request may hold.
-                long room = rule.MaxTokensPerSequence - prompt;
-                if (room < 1)
-                {
-                    throw ApiException.Invalid(
-                        where,
-                        $"This model's maximum context length is {rule.MaxTokensPerSequence} tokens. However, your {where} has {prompt} tokens, leaving no room for the completion.",
-                        "context_length_exceeded");
-                }
-
-                maxTokens[i] = (int)room;
+                maxTokens[i] = rule.DefaultMaxTokens(prompt, where, out Refusal? noRoom) ?? throw ApiException.From(noRoom!);
             }
 
             if (request.MinTokens > maxTokens[i])

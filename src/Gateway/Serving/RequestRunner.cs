@@ -82,7 +82,7 @@ public static class RequestRunner
             catch (WorkerException ex)
             {
                 await linked.CancelAsync().ConfigureAwait(false);
-                throw ToApiException(ex);
+                throw ApiException.From(ex.Refusal);
             }
 
             if (prompts == 1)
@@ -167,13 +167,6 @@ public static class RequestRunner
                 }
             }
         }
-    }
-
-    /// <summary>A worker's refusal, unchanged, as the client-facing error.</summary>
-    public static ApiException ToApiException(WorkerException ex)
-    {
-        ArgumentNullException.ThrowIfNull(ex);
-        return ApiException.From(ex.Refusal);
     }
 
     private static async Task<(bool More, ServedEvent? Failure)> NextAsync(IAsyncEnumerator<ServedEvent> e)

@@ -34,14 +34,14 @@ internal static class WorkerErrorMapping
             trailers.Add(RetryAfterTrailer, ((long)retry.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         }
 
-        StatusCode code = ex.Kind switch
+        StatusCode code = refusal.Kind switch
         {
             RefusalKind.Invalid => StatusCode.InvalidArgument,
             RefusalKind.Overloaded => StatusCode.ResourceExhausted,
             RefusalKind.Unavailable => StatusCode.Unavailable,
             _ => StatusCode.Internal,
         };
-        return new RpcException(new Status(code, ex.Message), trailers);
+        return new RpcException(new Status(code, refusal.Message), trailers);
     }
 
     /// <summary>Rebuilds the worker's exception, or (no kind trailer) an Unavailable naming the transport failure.</summary>

@@ -45,7 +45,7 @@ internal static class WorkerProtoMapping
         Device = reply.Device,
         BlockSize = reply.BlockSize,
         KvBlocksTotal = reply.KvBlocksTotal,
-        AdmissibleKvBlocks = reply.AdmissibleKvBlocks > 0 ? reply.AdmissibleKvBlocks : reply.KvBlocksTotal,
+        AdmissibleKvBlocks = reply.AdmissibleKvBlocks,
         ChatTemplate = reply.HasChatTemplate ? reply.ChatTemplate : null,
         Created = reply.Created,
     };

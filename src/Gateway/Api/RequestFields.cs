@@ -110,7 +110,7 @@ public static class RequestFields
             (cmpl, Implemented("prompt")),
             (cmpl, Implemented("echo")),
             (cmpl, DefaultOnly("suffix", "\"\"", v => IsString(v, string.Empty))),
-            (cmpl, DefaultOnly("best_of", "the value of n (every candidate is returned)", (v, root) => v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int b) && b == N(root))),
+            (cmpl, DefaultOnly("best_of", "the value of n (every candidate is returned)", (v, root) => N(root) is not long n || (RequestParser.TryInteger(v, out long b) && b == n))),
 
             // OpenAI, chat.
             (chat, Implemented("messages")),
@@ -186,9 +186,17 @@ public static class RequestFields
 
     private static Field DefaultOnly(string name, string accepted, Func<JsonElement, JsonElement, bool> isDefault) => new(name, Support.DefaultOnly, accepted, isDefault);
 
-    // n as the request gives it (1 when absent; a bad n is refused by the parser under its own name).
-    private static int N(JsonElement root) =>
-        root.TryGetProperty("n", out JsonElement n) && n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out int v) ? v : 1;
+    // n as the request gives it (1 when absent or null); null when n is not an integer, which the parser then
+    // refuses under its own name (best_of is not blamed for it).
+    private static long? N(JsonElement root)
+    {
+        if (!root.TryGetProperty("n", out JsonElement n) || n.ValueKind == JsonValueKind.Null)
+        {
+            return 1;
+        }
+
+        return RequestParser.TryInteger(n, out long v) ? v : null;
+    }
 
     private static Field Refused(string name) => new(name, Support.Refused, null, null);
 

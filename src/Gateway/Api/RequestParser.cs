@@ -645,6 +645,29 @@ public static class RequestParser
         };
     }
 
+    /// <summary>A JSON number that is an integer in JSON Schema terms: 2 and 2.0 are, 2.5 is not.</summary>
+    internal static bool TryInteger(JsonElement e, out long value)
+    {
+        value = 0;
+        if (e.ValueKind != JsonValueKind.Number)
+        {
+            return false;
+        }
+
+        if (e.TryGetInt64(out value))
+        {
+            return true;
+        }
+
+        if (e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue)
+        {
+            value = (long)d;
+            return true;
+        }
+
+        return false;
+    }
+
     private static int Int(JsonElement e, string param, int min, int max)
     {
         if (e.ValueKind != JsonValueKind.Number)
@@ -652,17 +675,9 @@ public static class RequestParser
             throw ApiException.WrongType(param, "an integer");
         }
 
-        if (!e.TryGetInt64(out long v))
+        if (!TryInteger(e, out long v))
         {
-            // 2.0 is an integer in JSON Schema terms; 2.5 is not.
-            if (e.TryGetDouble(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue)
-            {
-                v = (long)d;
-            }
-            else
-            {
-                throw ApiException.WrongType(param, "an integer");
-            }
+            throw ApiException.WrongType(param, "an integer");
         }
 
         if (v < min || v > max)

@@ -176,6 +176,8 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         { Chat, ChatBody(""","stream":true,"stream_options":{"include_usage":true,"include_obfuscation":false,"continuous_usage_stats":false}""") },
         { Chat, $$$"""{"model":"{{{M}}}","max_tokens":1,"messages":[{"role":"user","content":"hi","name":null},{"role":"assistant","content":"x","refusal":null,"tool_calls":[],"annotations":[]},{"role":"user","content":"more"}]}""" },
         { Cmpl, CmplBody(""","response_format":{"type":"text"},"add_special_tokens":true,"suffix":"","best_of":1,"n":1""") },
+        { Cmpl, CmplBody(""","best_of":2.0,"n":2""") },
+        { Cmpl, CmplBody(""","best_of":2,"n":2.0""") },
         { Cmpl, CmplBody(""","max_completion_tokens":1,"user":"u1","safety_identifier":"u1","echo":false,"stream":false""") },
         { "/tokenize", $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi"}],"add_special_tokens":false,"add_generation_prompt":true}""" },
         { "/tokenize", $$$"""{"model":"{{{M}}}","prompt":"hi","add_special_tokens":false}""" },
@@ -188,6 +190,16 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         using HttpResponseMessage response = await _gateway.PostAsync(path, body);
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
+    public async Task BadN_WithBestOf_IsRefusedNamingN()
+    {
+        using HttpResponseMessage response = await _gateway.PostAsync(Cmpl, CmplBody(""","n":"x","best_of":2"""));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        JsonElement error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("n", error.GetProperty("param").GetString());
     }
 
     [Fact]

@@ -39,9 +39,8 @@ public sealed class RedisResponseCache : IResponseCache
             var value = await _redis.GetDatabase().StringGetAsync(_prefix + key).WaitAsync(ct).ConfigureAwait(false);
             return value.IsNull ? null : (byte[]?)value;
         }
-        catch (Exception ex) when (_monitor is not null && RedisStoreMonitor.IsOutage(ex))
+        catch (Exception ex) when (_monitor?.TryReportOutage(ex) == true)
         {
-            _monitor.ReportOutage(ex);
             return null;
         }
     }
@@ -59,9 +58,9 @@ public sealed class RedisResponseCache : IResponseCache
         {
             await _redis.GetDatabase().StringSetAsync(_prefix + key, value, ttl).WaitAsync(ct).ConfigureAwait(false);
         }
-        catch (Exception ex) when (_monitor is not null && RedisStoreMonitor.IsOutage(ex))
+        catch (Exception ex) when (_monitor?.TryReportOutage(ex) == true)
         {
-            _monitor.ReportOutage(ex);
+            // skipped: the store is down
         }
     }
 }

@@ -91,10 +91,8 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
             {
                 return await _shared.TryAdmitAsync(request, ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (RedisStoreMonitor.IsOutage(ex))
+            catch (Exception ex) when (_monitor.TryReportOutage(ex))
             {
-                _monitor.ReportOutage(ex);
-
                 // The script may have run before the connection broke: undo it once the store is back.
                 _releases.Enqueue(new QuotaReleaseRequest(request.ReservationId, request.Scopes, request.Tokens, 0, request.Day, request.Month));
             }
@@ -111,7 +109,7 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
         {
             await _local.ReleaseAsync(request, ct).ConfigureAwait(false);
             var usage = new QuotaAbsorbRequest(request.ReservationId, request.Scopes, admitted.NowMs, request.ActualTokens, request.Day, request.Month, admitted.WindowMs);
-            if (!await TrySendAsync(usage, ct).ConfigureAwait(false))
+            if (!await TrySendAsync(c => _shared.AbsorbAsync(usage, _time.GetUtcNow().ToUnixTimeMilliseconds(), c), ct).ConfigureAwait(false))
             {
                 QueueUsage(usage);
             }
@@ -119,7 +117,7 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
             return;
         }
 
-        if (!await TrySendAsync(request, ct).ConfigureAwait(false))
+        if (!await TrySendAsync(c => _shared.ReleaseAsync(request, c), ct).ConfigureAwait(false))
         {
             _releases.Enqueue(request);
         }
@@ -155,7 +153,8 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
 
     private long? Share(long? limit) => limit is { } l ? (l + _replicas - 1) / _replicas : null;
 
-    private async ValueTask<bool> TrySendAsync(QuotaReleaseRequest release, CancellationToken ct)
+    // Sends to the shared store while it is up; false (to queue the item) when it is down or goes down now.
+    private async ValueTask<bool> TrySendAsync(Func<CancellationToken, ValueTask> send, CancellationToken ct)
     {
         if (!_monitor.IsUp)
         {
@@ -164,31 +163,11 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
 
         try
         {
-            await _shared.ReleaseAsync(release, ct).ConfigureAwait(false);
+            await send(ct).ConfigureAwait(false);
             return true;
         }
-        catch (Exception ex) when (RedisStoreMonitor.IsOutage(ex))
+        catch (Exception ex) when (_monitor.TryReportOutage(ex))
         {
-            _monitor.ReportOutage(ex);
-            return false;
-        }
-    }
-
-    private async ValueTask<bool> TrySendAsync(QuotaAbsorbRequest usage, CancellationToken ct)
-    {
-        if (!_monitor.IsUp)
-        {
-            return false;
-        }
-
-        try
-        {
-            await _shared.AbsorbAsync(usage, _time.GetUtcNow().ToUnixTimeMilliseconds(), ct).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (RedisStoreMonitor.IsOutage(ex))
-        {
-            _monitor.ReportOutage(ex);
             return false;
         }
     }
@@ -220,47 +199,45 @@ public sealed partial class FailoverQuotaStore : IQuotaStore
 
     private async Task<int> DrainAfterAsync(Task previous, CancellationToken ct)
     {
-        await previous.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        int done = 0;
+        while (_releases.TryPeek(out QuotaReleaseRequest? release))
         {
-            int done = 0;
-            while (_releases.TryPeek(out QuotaReleaseRequest? release))
+            try
             {
-                try
-                {
-                    await _shared.ReleaseAsync(release, ct).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!RedisStoreMonitor.IsOutage(ex) && ex is not OperationCanceledException)
-                {
-                    LogReconcileFailed(_logger, ex, release.ReservationId); // a bug, not an outage: retrying would not help
-                }
-
-                _releases.TryDequeue(out _);
-                done++;
+                await _shared.ReleaseAsync(release, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!RedisStoreMonitor.IsOutage(ex) && ex is not OperationCanceledException)
+            {
+                LogReconcileFailed(_logger, ex, release.ReservationId); // a bug, not an outage: retrying would not help
             }
 
-            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            while (_usage.TryPeek(out QuotaAbsorbRequest? usage))
-            {
-                try
-                {
-                    await _shared.AbsorbAsync(usage, now, ct).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (!RedisStoreMonitor.IsOutage(ex) && ex is not OperationCanceledException)
-                {
-                    LogReconcileFailed(_logger, ex, usage.ReservationId);
-                }
-
-                if (_usage.TryDequeue(out _))
-                {
-                    Interlocked.Decrement(ref _usageCount);
-                }
-
-                done++;
-            }
-
-            Volatile.Write(ref _droppedWarned, 0);
-            return done;
+            _releases.TryDequeue(out _);
+            done++;
         }
+
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        while (_usage.TryPeek(out QuotaAbsorbRequest? usage))
+        {
+            try
+            {
+                await _shared.AbsorbAsync(usage, now, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!RedisStoreMonitor.IsOutage(ex) && ex is not OperationCanceledException)
+            {
+                LogReconcileFailed(_logger, ex, usage.ReservationId);
+            }
+
+            if (_usage.TryDequeue(out _))
+            {
+                Interlocked.Decrement(ref _usageCount);
+            }
+
+            done++;
+        }
+
+        Volatile.Write(ref _droppedWarned, 0);
+        return done;
     }
 
     [LoggerMessage(EventId = 3204, Level = LogLevel.Error, Message = "Reservation {ReservationId} could not be reconciled with the limits store")]

@@ -61,11 +61,20 @@ public sealed partial class RedisStoreMonitor : IAsyncDisposable
         }
     }
 
-    /// <summary>A command failed with <paramref name="ex"/> (<see cref="IsOutage"/>): the store is down.</summary>
-    public void ReportOutage(Exception ex)
+    /// <summary>
+    /// A command failed with <paramref name="ex"/>: when it is an outage (<see cref="IsOutage"/>) the store is
+    /// marked down and this returns true, for use as an exception filter.
+    /// </summary>
+    public bool TryReportOutage(Exception ex)
     {
         ArgumentNullException.ThrowIfNull(ex);
+        if (!IsOutage(ex))
+        {
+            return false;
+        }
+
         MarkDown(ex.GetType().Name);
+        return true;
     }
 
     public async ValueTask DisposeAsync()

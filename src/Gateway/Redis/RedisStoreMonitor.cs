@@ -129,13 +129,15 @@ public sealed partial class RedisStoreMonitor : IAsyncDisposable
                 stop.ThrowIfCancellationRequested();
                 await _redis.GetDatabase().PingAsync().WaitAsync(ProbeTimeout, _time, stop).ConfigureAwait(false);
                 int reconciled = await ReconcileAsync(stop).ConfigureAwait(false);
-                Volatile.Write(ref _up, 1);
+                // Logged before the switch, so whoever sees IsUp also sees the log (and the outage's end is in order).
                 if (_logger.IsEnabled(LogLevel.Information))
                 {
                     string endpoints = Endpoints();
                     double seconds = _time.GetElapsedTime(_downAt).TotalSeconds;
                     LogUp(_logger, endpoints, seconds, reconciled);
                 }
+
+                Volatile.Write(ref _up, 1);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

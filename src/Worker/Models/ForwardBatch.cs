@@ -94,6 +94,17 @@ public sealed class ForwardBatch
         MaxKvLength = Math.Max(MaxKvLength, kvLength);
     }
 
+    /// <summary>The first new token of sequence <paramref name="s"/> (its only one in a decode step).</summary>
+    internal int FirstTokenOf(int s) => _tokens[_queryStart[s]];
+
+    /// <summary>Tokens of sequence <paramref name="s"/> already in the cache (the position of its first new token).</summary>
+    internal int ContextLengthOf(int s) => _contextLength[s];
+
+    internal IReadOnlyList<int> BlockTableOf(int s) => _blockTables[s];
+
+    /// <summary>Token rows that get logits, in order (without <see cref="AllLogits"/>).</summary>
+    internal IReadOnlyList<int> LogitRows => _logitRows;
+
     // Packed layout, each a run of longs:
     // tokens[T] | positions[T] | slots[T] | gather[B*Lmax] | qpos[B*Qmax] | padIndex[T] | logitRows[R]
     internal int TokensOffset => 0;

@@ -113,6 +113,11 @@ public sealed partial class LlamaModel : IDisposable
             throw new ArgumentException($"Sequence length {batch.MaxKvLength} exceeds the model's {MaxModelLength} positions.", nameof(batch));
         }
 
+        if (TakesHostDecode(batch))
+        {
+            return ForwardHostDecode(batch, cache);
+        }
+
         int t = batch.NumTokens;
         int b = batch.NumSequences;
         int qmax = batch.MaxQueryLength;

@@ -53,6 +53,47 @@ public sealed class LlamaModelTests
         Assert.True(TestModels.MaxAbsDiff(expected, actual) < 1e-4f, $"max abs diff {TestModels.MaxAbsDiff(expected, actual)}");
     }
 
+    [Theory]
+    [InlineData(ModelArchitecture.Llama, null)]
+    [InlineData(ModelArchitecture.Qwen2, null)]
+    [InlineData(ModelArchitecture.Mistral, null)]
+    [InlineData(ModelArchitecture.Mistral, 5)]
+    public void Forward_HostDecodeBatch_MatchesTheLibtorchReferencePath(ModelArchitecture arch, int? window)
+    {
+        ModelConfig config = TestModels.Config(arch) with { SlidingWindow = window };
+        using var model = LlamaModel.Load(config, new RandomWeightSource(7, std: 0.08), ScalarType.Float32, CPU);
+        using var cache = TestModels.Cache(model, numBlocks: 64, blockSize: 4);
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+
+        // Three sequences of different lengths on scattered blocks, prefilled by the reference path.
+        int[][] prompts = [TestModels.Tokens(9, 1, 96), TestModels.Tokens(3, 2, 96), TestModels.Tokens(14, 3, 96)];
+        int[][] tables = [[17, 3, 40, 8], [29], [11, 55, 2, 60]];
+        var prefill = new ForwardBatch { BlockSize = 4 };
+        for (int s = 0; s < prompts.Length; s++)
+        {
+            prefill.Add(prompts[s], 0, tables[s]);
+        }
+
+        model.Forward(prefill, cache);
+
+        // The same decode step both ways; each writes the same K/V slot, so the second reads what the first wrote.
+        var decode = new ForwardBatch { BlockSize = 4 };
+        int[] next = [5, 77, 31];
+        for (int s = 0; s < prompts.Length; s++)
+        {
+            decode.Add([next[s]], prompts[s].Length, tables[s], computeLogits: s != 1);
+        }
+
+        model.UseHostKernels = false;
+        Tensor reference = model.Forward(decode, cache);
+        model.UseHostKernels = true;
+        Tensor host = model.Forward(decode, cache);
+
+        Assert.Equal([2L, config.VocabSize], host.shape);
+        Assert.True(TestModels.MaxAbsDiff(reference, host) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(reference, host)}");
+    }
+
     [Fact]
     public void Forward_MixedPrefillAndDecodeBatch_MatchesEachSequenceAlone()
     {

@@ -1,7 +1,8 @@
 using BenchmarkDotNet.Running;
 using Inference.Bench;
 
-// Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]
+// Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR]
+//          (runtime: through EngineCore.Step on a generated 25M model, or the folder given with --model)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
@@ -40,6 +41,7 @@ int[] batches = [1, 8, 32];
 int prompt = 128;
 int decode = 64;
 int threads = 0;
+string? model = null;
 for (int i = 1; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -56,6 +58,9 @@ for (int i = 1; i + 1 < args.Length; i += 2)
         case "--threads":
             threads = int.Parse(args[i + 1]);
             break;
+        case "--model":
+            model = args[i + 1];
+            break;
         default:
             Console.Error.WriteLine($"unknown option {args[i]}");
             return 2;
@@ -65,4 +70,4 @@ for (int i = 1; i + 1 < args.Length; i += 2)
 // profile: --prompt is the decode context length, --decode the iterations per timing round.
 return args[0] == "profile"
     ? ProfileBenchmark.Run(batches, prompt + 32, decode, threads)
-    : RuntimeBenchmark.Run(batches, prompt, decode, threads);
+    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Threading.Channels;
+using Inference.Worker.Engine;
 using Inference.Worker.KvCache;
 using Inference.Worker.Models;
 using Inference.Worker.Runtime;
@@ -33,81 +35,136 @@ internal static class RuntimeBenchmark
         AttentionBias = false,
     };
 
-    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads)
+    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir)
     {
         if (threads > 0)
         {
             set_num_threads(threads);
         }
 
-        ModelConfig config = Model25M();
-        Console.WriteLine($"Generating model: {Describe(config)} ...");
-        using LlamaModel model = LlamaModel.Load(config, new RandomWeightSource(seed: 1), ScalarType.Float32, CPU, maxModelLength: 1024);
-        long parameters = model.WeightBytes / 4;
-        double bandwidth = MeasureBandwidth();
-        Console.WriteLine($"Parameters: {parameters / 1e6:F1}M; weight bytes per step: {model.WeightBytes / 1e6:F1} MB; torch threads: {get_num_threads()}");
-        Console.WriteLine($"Measured memory bandwidth (large tensor copy): {bandwidth / 1e9:F1} GB/s");
-        Console.WriteLine();
-        Console.WriteLine("| batch | prefill tok/s | prefill ms/step | decode tok/s | decode ms/step | decode roofline tok/s | % of roofline |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
-
-        foreach (int batch in batchSizes)
+        string? generated = null;
+        if (modelDir is null)
         {
-            using var cache = PagedKvCache.Create(
-                config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32, CPU,
-                PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 16, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
-                    * batch * ((promptLength + decodeSteps + 32) / 16 + 1));
-            (double prefillSeconds, double decodeSeconds, int prefillSteps) = RunBatch(model, cache, batch, promptLength, decodeSteps);
-            double prefillTps = batch * promptLength / prefillSeconds;
-            double decodeTps = batch * decodeSteps / decodeSeconds;
-            double stepMs = decodeSeconds * 1000 / decodeSteps;
+            ModelConfig generatedConfig = Model25M();
+            generated = Path.Combine(Path.GetTempPath(), "runtime-bench-" + Guid.NewGuid().ToString("N"));
+            Console.WriteLine($"Generating model: {Describe(generatedConfig)} ...");
+            RandomModelWriter.Write(generated, generatedConfig, seed: 1);
+            modelDir = generated;
+        }
 
-            // KV bytes read per decode step at the mid-point context length.
-            long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
-                * batch * (promptLength + (decodeSteps / 2));
-            double roofline = batch / ((model.WeightBytes + kvBytes) / bandwidth);
-            Console.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"| {batch} | {prefillTps:F0} | {prefillSeconds * 1000 / prefillSteps:F1} | {decodeTps:F0} | {stepMs:F2} | {roofline:F0} | {100 * decodeTps / roofline:F0}% |"));
+        try
+        {
+            int maxBatch = batchSizes.Max();
+            using ModelRuntime runtime = ModelRuntime.Load(new WorkerOptions
+            {
+                ModelDir = modelDir,
+                Dtype = "float32",
+                KvCacheMemory = $"{Math.Max(64, maxBatch * (promptLength + decodeSteps + 64) / 16 * 2)}MiB",
+                MaxModelLength = Math.Min(promptLength + decodeSteps + 32, int.MaxValue),
+            });
+            ModelConfig config = runtime.Config;
+            long parameters = runtime.Model.WeightBytes / 4;
+            double bandwidth = MeasureBandwidth();
+            Console.WriteLine($"Model: {Describe(config)}");
+            Console.WriteLine($"Parameters: {parameters / 1e6:F1}M; weight bytes per step: {runtime.Model.WeightBytes / 1e6:F1} MB; torch threads: {get_num_threads()}");
+            Console.WriteLine($"Measured memory bandwidth (large tensor copy): {bandwidth / 1e9:F1} GB/s");
+            Console.WriteLine("Driven through EngineCore.Step (the production step: schedule, forward, sample, update), greedy, no thread.");
+            Console.WriteLine();
+            Console.WriteLine("| batch | prefill tok/s | prefill ms/step | decode tok/s | decode ms/step | decode roofline tok/s | % of roofline |");
+            Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+
+            foreach (int batch in batchSizes)
+            {
+                (double prefillSeconds, double decodeSeconds, int prefillSteps) = RunBatch(runtime, batch, promptLength, decodeSteps);
+                double prefillTps = batch * promptLength / prefillSeconds;
+                double decodeTps = batch * decodeSteps / decodeSeconds;
+                double stepMs = decodeSeconds * 1000 / decodeSteps;
+
+                // KV bytes read per decode step at the mid-point context length.
+                long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
+                    * batch * (promptLength + (decodeSteps / 2));
+                double roofline = batch / ((runtime.Model.WeightBytes + kvBytes) / bandwidth);
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"| {batch} | {prefillTps:F0} | {prefillSeconds * 1000 / prefillSteps:F1} | {decodeTps:F0} | {stepMs:F2} | {roofline:F0} | {100 * decodeTps / roofline:F0}% |"));
+            }
+        }
+        finally
+        {
+            if (generated is not null)
+            {
+                Directory.Delete(generated, recursive: true);
+            }
         }
 
         return 0;
     }
 
-    private static (double Prefill, double Decode, int PrefillSteps) RunBatch(LlamaModel model, PagedKvCache cache, int batch, int promptLength, int decodeSteps)
+    private static (double Prefill, double Decode, int PrefillSteps) RunBatch(ModelRuntime runtime, int batch, int promptLength, int decodeSteps)
     {
-        var sequences = new List<GenerationSequence>();
         var random = new Random(batch);
-        for (int i = 0; i < batch; i++)
+        int[] Prompt()
         {
             int[] prompt = new int[promptLength];
             for (int j = 0; j < promptLength; j++)
             {
-                prompt[j] = random.Next(model.Config.VocabSize);
+                prompt[j] = random.Next(runtime.Config.VocabSize);
             }
 
-            sequences.Add(new GenerationSequence(i, prompt, new SamplingParams { Temperature = 0, MaxTokens = decodeSteps + 1, IgnoreEos = true }));
+            return prompt;
         }
 
-        // One warm-up run on a throwaway sequence so allocator and kernels are warm.
-        var warm = new Inference.Worker.Runtime.Generator(model, cache, [], new Random(0), maxBatchedTokens: 2048);
-        var warmSeq = new GenerationSequence(-1, sequences[0].PromptTokens, new SamplingParams { Temperature = 0, MaxTokens = 4, IgnoreEos = true });
-        warm.RunToCompletion([warmSeq]);
+        var options = new EngineOptions { EnablePrefixCaching = false };
 
-        var generator = new Inference.Worker.Runtime.Generator(model, cache, [], new Random(0), maxBatchedTokens: 2048);
+        // One warm-up request so allocator and kernels are warm.
+        var warm = new EngineCore(runtime, options, TimeProvider.System, new Random(0));
+        Add(warm, "warm", Prompt(), 4);
+        while (warm.HasWork)
+        {
+            warm.Step();
+        }
+
+        var core = new EngineCore(runtime, options, TimeProvider.System, new Random(0));
+        var streams = new List<ChannelReader<EngineEvent>>();
+        for (int i = 0; i < batch; i++)
+        {
+            streams.Add(Add(core, $"r{i}", Prompt(), decodeSteps + 1));
+        }
+
+        // Prefill: until every request has its first token.
         var clock = Stopwatch.StartNew();
         int prefillSteps = 0;
-        while (sequences.Exists(s => s.NumComputed < s.PromptTokens.Count))
+        var started = new bool[batch];
+        int startedCount = 0;
+        while (startedCount < batch)
         {
-            generator.Step(sequences);
+            core.Step();
             prefillSteps++;
+            for (int i = 0; i < batch; i++)
+            {
+                while (streams[i].TryRead(out EngineEvent e))
+                {
+                    if (e.HasToken && !started[i])
+                    {
+                        started[i] = true;
+                        startedCount++;
+                    }
+                }
+            }
         }
 
         double prefill = clock.Elapsed.TotalSeconds;
         clock.Restart();
         for (int step = 0; step < decodeSteps; step++)
         {
-            generator.Step(sequences);
+            core.Step();
+            foreach (ChannelReader<EngineEvent> s in streams)
+            {
+                while (s.TryRead(out _))
+                {
+                }
+            }
+
             if (step % 16 == 15)
             {
                 Console.Error.Write($"\r  batch {batch}: decode step {step + 1}/{decodeSteps}   ");
@@ -116,12 +173,28 @@ internal static class RuntimeBenchmark
 
         double decode = clock.Elapsed.TotalSeconds;
         Console.Error.Write("\r" + new string(' ', 60) + "\r");
-        foreach (GenerationSequence s in sequences)
+        for (int i = 0; i < batch; i++)
         {
-            generator.Abort(s);
+            core.Abort($"r{i}");
         }
 
         return (prefill, decode, prefillSteps);
+    }
+
+    private static ChannelReader<EngineEvent> Add(EngineCore core, string id, int[] prompt, int maxTokens)
+    {
+        var request = new GenerationRequest
+        {
+            RequestId = id,
+            PromptTokens = prompt,
+            Sampling = new SamplingParams { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true },
+        };
+        if (core.Add(request, out ChannelReader<EngineEvent>? events) is { } refusal)
+        {
+            throw new InvalidOperationException($"benchmark request refused: {refusal.Message}");
+        }
+
+        return events!;
     }
 
     private static double MeasureBandwidth()

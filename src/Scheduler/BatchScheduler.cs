@@ -187,9 +187,9 @@ public sealed partial class BatchScheduler
 
     /// <summary>
     /// Records a finished step: the engine has appended one sampled token to every sequence in each
-    /// chunk's <see cref="ScheduledChunk.SampleInto"/> (and finished those that hit a stop condition).
-    /// Registers newly full blocks in the prefix cache, charges tenants for the tokens served, and
-    /// finishes sequences that reached max_tokens.
+    /// chunk's <see cref="ScheduledChunk.SampleInto"/> and finished those that hit a stop condition (its stop
+    /// check, max_tokens included, is the engine's alone). Registers newly full blocks in the prefix cache and
+    /// charges tenants for the tokens served.
     /// </summary>
     public void Complete(StepPlan plan)
     {
@@ -202,21 +202,6 @@ public sealed partial class BatchScheduler
             if (!seq.IsFinished)
             {
                 _blocks.CommitFullBlocks(seq.BlockTable, seq.TokenSpan, seq.NumComputed, seq.PrefixSalt);
-            }
-
-            if (!chunk.NeedsSample)
-            {
-                continue;
-            }
-
-            IReadOnlyList<Sequence> targets = chunk.SampleInto;
-            for (int i = targets.Count - 1; i >= 0; i--)
-            {
-                Sequence target = targets[i];
-                if (!target.IsFinished && target.OutputLength >= target.Request.MaxTokens)
-                {
-                    Finish(target, FinishReason.Length);
-                }
             }
         }
     }

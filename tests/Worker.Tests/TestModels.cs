@@ -80,5 +80,28 @@ internal static class TestModels
         return result;
     }
 
+    /// <summary>
+    /// Greedy tokens by full recompute: every step runs the whole sequence through the reference (prefill) path on a
+    /// fresh cache and takes the argmax of its last row. Independent of the engine, the cache reuse and host decode.
+    /// </summary>
+    public static List<int> GreedyByRecompute(LlamaModel model, IReadOnlyList<int> prompt, int count)
+    {
+        var tokens = new List<int>(prompt);
+        int blocks = ((prompt.Count + count) / 4) + 1;
+        using var cache = Cache(model, numBlocks: blocks, blockSize: 4);
+        int[] table = Enumerable.Range(0, blocks).ToArray();
+        var batch = new ForwardBatch { BlockSize = 4 };
+        for (int i = 0; i < count; i++)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = inference_mode();
+            batch.Clear();
+            batch.Add(tokens.ToArray(), 0, table);
+            tokens.Add((int)model.Forward(batch, cache).argmax(1).item<long>());
+        }
+
+        return tokens.GetRange(prompt.Count, count);
+    }
+
     public static float MaxAbsDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
 }

@@ -8,21 +8,20 @@ using Inference.Worker.Sampling;
 namespace Inference.Worker.Engine;
 
 /// <summary>
-/// The worker's engine: one dedicated thread runs plan -> forward -> sample -> emit -> free over a
-/// <see cref="BatchScheduler"/>. Requests come in through <see cref="Submit"/> (any thread) and leave as
-/// <see cref="EngineEvent"/>s on a bounded per-request channel read by a <see cref="GenerationStream"/>.
-/// A reader that stops reading never blocks the loop: past the bound its request is aborted.
-/// Dispose stops the thread; the runtime stays owned by the caller.
+/// The worker's engine thread around an <see cref="EngineCore"/>: requests come in through <see cref="Submit"/>
+/// (any thread, with the queue bounds), aborts and stop-string ends through control; the dedicated thread only
+/// pumps both into the core and calls <see cref="EngineCore.Step"/>. Events leave on a per-request channel read
+/// by a <see cref="GenerationStream"/>; a reader that stops reading never blocks the loop (past the bound its
+/// request is aborted). Dispose stops the thread; the runtime stays owned by the caller.
 /// </summary>
-public sealed partial class EngineLoop : IDisposable
+public sealed class EngineLoop : IDisposable
 {
     private static readonly TimeSpan OverloadRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ShutdownRetryAfter = TimeSpan.FromSeconds(5);
     private readonly ModelRuntime _runtime;
     private readonly EngineOptions _options;
-    private readonly BatchScheduler _scheduler;
+    private readonly EngineCore _core;
     private readonly TimeProvider _time;
-    private readonly Random _random;
     private readonly Thread _thread;
 
     // Intake: bounded at max_queued_requests. Submit counts requests against the same limit first and only
@@ -32,7 +31,6 @@ public sealed partial class EngineLoop : IDisposable
     private readonly Channel<(string RequestId, int Choice, FinishReason Reason)> _control =
         Channel.CreateUnbounded<(string, int, FinishReason)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly Dictionary<string, RequestState> _live = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
     private volatile bool _stopping;
     private long _queuedRequests;
@@ -44,41 +42,26 @@ public sealed partial class EngineLoop : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
         ArgumentNullException.ThrowIfNull(random);
-        options.Scheduler.Validate();
         _runtime = runtime;
         _options = options;
         _time = time;
-        _random = random;
-        var blocks = new BlockManager(runtime.Cache.NumBlocks, runtime.Cache.BlockSize, options.EnablePrefixCaching);
-        byte[] secret = options.PrefixCacheSecret;
-        // One admission rule: the scheduler's, with the model's context. Queue bounds are Submit's alone (it
-        // counts intake too); the scheduler's own would also count preempted sequences and could refuse a
-        // request Submit accepted.
-        SchedulerOptions scheduling = options.Scheduler with
-        {
-            MaxModelLength = runtime.Model.MaxModelLength,
-            MaxQueuedRequests = int.MaxValue,
-            MaxQueuedTokens = long.MaxValue,
-        };
-        _scheduler = new BatchScheduler(scheduling, blocks, time, tenant => PrefixSalt.For(secret, tenant));
+        _core = new EngineCore(runtime, options, time, random, LeaveQueue, state => _ids.TryRemove(state.Request.RequestId, out _));
         _intake = Channel.CreateBounded<RequestState>(new BoundedChannelOptions(options.Scheduler.MaxQueuedRequests)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // only TryWrite is used: full means refuse
         });
-        _stepper = new Stepper(this);
-        Stats = new EngineStats { KvBlocksTotal = blocks.TotalBlocks };
         _thread = new Thread(Run) { IsBackground = true, Name = "engine-loop" };
         _thread.Start();
     }
 
     /// <summary>The latest stats, replaced after every step (never torn).</summary>
-    public EngineStats Stats { get; private set; }
+    public EngineStats Stats => _core.Stats;
 
     public ModelRuntime Runtime => _runtime;
 
     /// <summary>The rule <see cref="Submit"/> and the scheduler admit by (immutable).</summary>
-    public AdmissionRule Admission => _scheduler.Admission;
+    public AdmissionRule Admission => _core.Admission;
 
     /// <summary>
     /// Validates and queues a request: null and a <paramref name="stream"/> when accepted, otherwise the
@@ -95,7 +78,7 @@ public sealed partial class EngineLoop : IDisposable
             return Refusal.Unavailable("the engine is shutting down", ShutdownRetryAfter, "shutting_down");
         }
 
-        if (Validate(request) is Refusal invalid)
+        if (_core.Validate(request) is Refusal invalid)
         {
             return invalid;
         }
@@ -122,9 +105,7 @@ public sealed partial class EngineLoop : IDisposable
             return Refusal.Invalid("request_id", $"a request with id '{request.RequestId}' is already running", "duplicate_request_id");
         }
 
-        // Unbounded so end-of-request events always fit; the loop enforces MaxBufferedEventsPerRequest on
-        // tokens itself (a reader that falls that far behind is aborted, never waited for).
-        var channel = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true }); // multi-reader: Count is only supported there
+        Channel<EngineEvent> channel = EngineCore.CreateEvents();
         var state = new RequestState(request, channel, _time.GetTimestamp());
         if (!_intake.Writer.TryWrite(state))
         {
@@ -151,32 +132,58 @@ public sealed partial class EngineLoop : IDisposable
         _wake.Release();
     }
 
-    private Refusal? Validate(GenerationRequest request)
+    private void Run()
     {
-        int vocab = _runtime.Config.VocabSize;
-        try
+        while (!_stopping)
         {
-            request.Sampling.Validate(vocab);
-        }
-        catch (InvalidParameterException ex)
-        {
-            return Refusal.Invalid(ex.Param, ex.Message);
-        }
-
-        if (request.N < 1)
-        {
-            return Refusal.Invalid("n", "n must be >= 1");
-        }
-
-        foreach (int id in request.PromptTokens)
-        {
-            if ((uint)id >= (uint)vocab)
+            DrainIntake();
+            DrainControl();
+            if (!_core.HasWork)
             {
-                return Refusal.Invalid("prompt", $"prompt token id {id} is outside the vocabulary [0, {vocab})", "invalid_token_id");
+                _core.PublishIdle();
+                _wake.Wait();
+                continue;
+            }
+
+            if (!_core.Step())
+            {
+                // Nothing fits right now (e.g. every running sequence waits for memory): yield briefly.
+                _wake.Wait(1);
             }
         }
 
-        return _scheduler.Admission.Check(request.PromptTokens.Count, request.Sampling.MaxTokens);
+        // Shutting down: every live request ends with an error rather than hanging its reader.
+        DrainIntake();
+        _core.Shutdown("the engine is shutting down");
+    }
+
+    private void DrainIntake()
+    {
+        while (_intake.Reader.TryRead(out RequestState? state))
+        {
+            _core.Admit(state);
+        }
+    }
+
+    private void DrainControl()
+    {
+        while (_control.Reader.TryRead(out var message))
+        {
+            // An abort by id can overtake its request: Submit wrote intake after this iteration drained it.
+            // Intake was written before the control message, so draining it again finds the request.
+            if (!_core.Control(message.RequestId, message.Choice, message.Reason))
+            {
+                DrainIntake();
+                _core.Control(message.RequestId, message.Choice, message.Reason);
+            }
+        }
+    }
+
+    // Submit counts a request against the queue limits until it is first scheduled (or ends unscheduled).
+    private void LeaveQueue(RequestState state)
+    {
+        Interlocked.Decrement(ref _queuedRequests);
+        Interlocked.Add(ref _queuedTokens, -state.Request.PromptTokens.Count);
     }
 
     public void Dispose()

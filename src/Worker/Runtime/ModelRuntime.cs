@@ -100,10 +100,6 @@ public sealed class ModelRuntime : IDisposable
         }
     }
 
-    /// <summary>A generator over this runtime's model and cache.</summary>
-    public Generator CreateGenerator(Random random) =>
-        new(Model, Cache, EosTokenIds, random, Options.MaxNumBatchedTokens);
-
     private static long DefaultKvBudget(Device device, double utilization)
     {
         if (device.type != DeviceType.CUDA)

@@ -73,6 +73,11 @@ internal sealed class FakeEngine
             foreach (Sequence target in chunk.SampleInto)
             {
                 target.AppendToken(NextToken(target.Tokens));
+                if (target.OutputLength >= target.Request.MaxTokens)
+                {
+                    Scheduler.Finish(target, FinishReason.Length); // the engine's stop check, as the worker's core does
+                }
+
                 OutputTokensByTenant[tenant] = OutputTokensByTenant.GetValueOrDefault(tenant) + 1;
                 FirstTokenStep.TryAdd(target.Request.RequestId, Steps);
             }

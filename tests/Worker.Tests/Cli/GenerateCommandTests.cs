@@ -53,9 +53,7 @@ public sealed class GenerateCommandTests : IDisposable
     private List<int> GreedyInProcess(int[] prompt, int maxTokens)
     {
         using ModelRuntime runtime = ModelRuntime.Load(new WorkerOptions { ModelDir = _dir, KvCacheMemory = "4MiB" });
-        var sequence = new GenerationSequence(1, prompt, new SamplingParams { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true });
-        runtime.CreateGenerator(new Random(0)).RunToCompletion([sequence]);
-        return [.. sequence.OutputTokens];
+        return Engine.CoreDriver.Generate(runtime, 2048, (prompt, new SamplingParams { Temperature = 0, MaxTokens = maxTokens, IgnoreEos = true })).Tokens;
     }
 
     [Fact]

@@ -28,16 +28,29 @@ public sealed class ModelRuntimeTests : IDisposable
 
         using ModelRuntime runtime = ModelRuntime.Load(new WorkerOptions { ModelDir = _dir, KvCacheMemory = "4MiB", BlockSize = 8 });
         int[] prompt = runtime.Tokenizer.Encode("The quick brown fox");
-        var sequence = new GenerationSequence(1, prompt, new SamplingParams { Temperature = 0.8f, Seed = 5, MaxTokens = 12, IgnoreEos = true });
-        var generator = runtime.CreateGenerator(new Random(1));
+        var core = Engine.CoreDriver.Core(runtime);
+        var events = Engine.CoreDriver.Add(core, "r", prompt, new SamplingParams { Temperature = 0.8f, Seed = 5, MaxTokens = 12, IgnoreEos = true });
         var detokenizer = runtime.Tokenizer.CreateDetokenizer();
         string streamed = string.Empty;
-        generator.RunToCompletion([sequence], (_, token) => streamed += detokenizer.Push(token.TokenId));
+        var tokens = new List<int>();
+        while (core.HasWork)
+        {
+            core.Step();
+            while (events.TryRead(out var e))
+            {
+                if (e.HasToken)
+                {
+                    tokens.Add(e.TokenId);
+                    streamed += detokenizer.Push(e.TokenId);
+                }
+            }
+        }
+
         streamed += detokenizer.Flush();
 
-        Assert.Equal(12, sequence.OutputTokens.Count);
-        Assert.Equal(runtime.Tokenizer.Decode(sequence.OutputTokens.ToArray()), streamed);
-        Assert.Equal(0, generator.UsedBlocks);
+        Assert.Equal(12, tokens.Count);
+        Assert.Equal(runtime.Tokenizer.Decode(tokens.ToArray()), streamed);
+        Assert.Equal(0, core.UsedBlocks);
         Assert.Equal(TestModels.Config(arch).HiddenSize, runtime.Config.HiddenSize);
     }
 

@@ -10,12 +10,15 @@ using static TorchSharp.torch;
 
 namespace Inference.Worker.Engine;
 
-public sealed partial class EngineLoop
+public sealed partial class EngineCore
 {
-    /// <summary>Runs one planned step on the device: block copies, one forward, one sampling pass.</summary>
-    private sealed class Stepper
+    /// <summary>
+    /// Executes one planned step on the device: block copies, one forward, one sampling pass. The sampled token of
+    /// each target is read back with <see cref="TokenAt"/>; the update is the core's.
+    /// </summary>
+    private sealed class Executor
     {
-        private readonly EngineLoop _owner;
+        private readonly EngineCore _owner;
         private readonly ForwardBatch _batch;
         private readonly Sampler _sampler;
         private readonly SampleResult _result = new();
@@ -26,15 +29,20 @@ public sealed partial class EngineLoop
         private readonly List<int> _copySources = [];
         private readonly List<int> _copyDestinations = [];
 
-        public Stepper(EngineLoop owner)
+        public Executor(EngineCore owner)
         {
             _owner = owner;
             _sampler = new Sampler(owner._runtime.EosTokenIds);
             _batch = new ForwardBatch { BlockSize = owner._runtime.Cache.BlockSize };
         }
 
+        /// <summary>Sequences sampled into by the last step, in row order.</summary>
+        public IReadOnlyList<Sequence> Targets => _targets;
+
+        public int TokenAt(int target) => _result.TokenIds[target];
+
         /// <summary>Returns the forward and sampling times, or an error message when the device step failed.</summary>
-        public (double ForwardMicros, double SampleMicros, string? Error) Run(StepPlan plan, long now)
+        public (double ForwardMicros, double SampleMicros, string? Error) Execute(StepPlan plan)
         {
             ModelRuntime runtime = _owner._runtime;
             _batch.Clear();
@@ -90,15 +98,11 @@ public sealed partial class EngineLoop
             }
             catch (Exception ex) when (ex is ExternalException or ArgumentException or InvalidOperationException or OutOfMemoryException)
             {
+                _targets.Clear();
                 return (0, 0, $"engine step failed: {ex.Message}");
             }
 
             long end = Stopwatch.GetTimestamp();
-            for (int i = 0; i < _targets.Count; i++)
-            {
-                Accept(_targets[i], _result.TokenIds[i]);
-            }
-
             return (Stopwatch.GetElapsedTime(start, afterForward).TotalMicroseconds, Stopwatch.GetElapsedTime(afterForward, end).TotalMicroseconds, null);
         }
 
@@ -140,21 +144,6 @@ public sealed partial class EngineLoop
             }
 
             return new SampleRequest(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength), u, belowMinTokens);
-        }
-
-        private void Accept(Sequence seq, int token)
-        {
-            seq.AppendToken(token);
-            var state = (RequestState)seq.EngineState!;
-            SamplingParams p = state.Request.Sampling;
-            if (StopTokens.Ends(token, p, _owner._runtime.EosTokenIds))
-            {
-                _owner._scheduler.Finish(seq, FinishReason.Stop);
-            }
-            else if (seq.Tokens.Count >= _owner._runtime.Model.MaxModelLength)
-            {
-                _owner._scheduler.Finish(seq, FinishReason.Length);
-            }
         }
 
         private void CopyBlocks(List<BlockCopy> copies)

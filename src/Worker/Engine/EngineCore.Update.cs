@@ -1,115 +1,14 @@
-using System.Diagnostics;
 using Inference.Scheduler;
 using Inference.Scheduler.Batching;
 using Inference.Worker.Runtime;
 
 namespace Inference.Worker.Engine;
 
-public sealed partial class EngineLoop
+public sealed partial class EngineCore
 {
-    private readonly Stepper _stepper;
-    private long _steps;
-    private long _generated;
-    private long _promptComputed;
-
-    private void Run()
+    // Before the step executes: count preemptions, and end queue time for requests planned for the first time.
+    private void Planned(StepPlan plan)
     {
-        while (!_stopping)
-        {
-            DrainIntake();
-            DrainControl();
-            if (!_scheduler.HasWork)
-            {
-                PublishStats(0, 0, 0);
-                _wake.Wait();
-                continue;
-            }
-
-            StepOnce();
-        }
-
-        // Shutting down: every live request ends with an error rather than hanging its reader.
-        foreach (RequestState state in _live.Values.ToList())
-        {
-            _scheduler.Abort(state.Request.RequestId);
-            Close(state, FinishReason.Error, "the engine is shutting down");
-        }
-    }
-
-    private void DrainIntake()
-    {
-        while (_intake.Reader.TryRead(out RequestState? state))
-        {
-            GenerationRequest r = state.Request;
-            var request = new SchedulerRequest
-            {
-                RequestId = r.RequestId,
-                PromptTokens = r.PromptTokens,
-                MaxTokens = r.Sampling.MaxTokens,
-                Class = r.Class,
-                Priority = r.Priority,
-                Tenant = r.Tenant,
-                N = r.N,
-            };
-            AdmissionResult result = _scheduler.TryAdd(request, out Sequence? seq);
-            if (result != AdmissionResult.Accepted)
-            {
-                // Submit applied the same rule and the scheduler has no queue bounds here: unreachable
-                // unless an invariant broke, so say which.
-                Close(state, FinishReason.Error, $"request refused after it was accepted ({result}): an engine invariant was broken");
-                continue;
-            }
-
-            state.Emitted = new int[r.N];
-            seq!.EngineState = state;
-            _live[r.RequestId] = state;
-        }
-    }
-
-    private void DrainControl()
-    {
-        while (_control.Reader.TryRead(out var message))
-        {
-            if (!_live.TryGetValue(message.RequestId, out RequestState? state))
-            {
-                // An abort by id can overtake its request: Submit wrote intake after this iteration drained it.
-                // Intake was written before the control message, so draining it again finds the request.
-                DrainIntake();
-                if (!_live.TryGetValue(message.RequestId, out state))
-                {
-                    continue; // already finished
-                }
-            }
-
-            IReadOnlyList<Sequence>? sequences = _scheduler.SequencesOf(message.RequestId);
-            if (message.Choice < 0)
-            {
-                _scheduler.Abort(message.RequestId);
-                Close(state, FinishReason.Abort, null);
-                continue;
-            }
-
-            if (sequences is null)
-            {
-                continue;
-            }
-
-            foreach (Sequence seq in sequences.ToList())
-            {
-                if (seq.Index == message.Choice)
-                {
-                    _scheduler.Finish(seq, message.Reason);
-                    OnChoiceFinished(state, seq);
-                }
-            }
-        }
-    }
-
-    private void StepOnce()
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        StepPlan plan = _scheduler.Schedule();
-        long t1 = Stopwatch.GetTimestamp();
         foreach (Sequence preempted in plan.Preempted)
         {
             if (preempted.EngineState is RequestState ps)
@@ -118,26 +17,56 @@ public sealed partial class EngineLoop
             }
         }
 
-        if (plan.IsEmpty)
-        {
-            // Nothing fits right now (e.g. every running sequence waits for memory): yield briefly.
-            PublishStats(0, 0, 0);
-            _wake.Wait(1);
-            return;
-        }
+        MarkFirstScheduled(plan, _time.GetTimestamp());
+    }
 
-        long now = _time.GetTimestamp();
-        MarkFirstScheduled(plan, now);
-        (double forwardMicros, double sampleMicros, string? error) = _stepper.Run(plan, now);
-        _steps++;
+    // After the step executed: append each sampled token and decide whether its sequence stops, then let the
+    // scheduler commit full blocks and charge tenants, then emit events and retire finished requests.
+    private void Update(StepPlan plan, string? error)
+    {
         if (error is not null)
         {
             FailPlan(plan, error);
         }
+        else
+        {
+            IReadOnlyList<Sequence> targets = _executor.Targets;
+            for (int i = 0; i < targets.Count; i++)
+            {
+                Sequence seq = targets[i];
+                int token = _executor.TokenAt(i);
+                seq.AppendToken(token);
+                if (CheckStop(seq, token) is FinishReason reason)
+                {
+                    _scheduler.Finish(seq, reason);
+                }
+            }
+        }
 
         _scheduler.Complete(plan);
         EmitAndRetire(plan);
-        PublishStats(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds, forwardMicros, sampleMicros);
+    }
+
+    /// <summary>
+    /// Every stop condition of a sampled token, in one place (vLLM's check_stop): EOS unless ignored and the
+    /// request's stop ids (stop), max_tokens and the model's context (length). Stop strings are matched on
+    /// detokenized text by the reader (<see cref="GenerationStream"/>), which ends the choice through control.
+    /// </summary>
+    private FinishReason? CheckStop(Sequence seq, int token)
+    {
+        var state = (RequestState)seq.EngineState!;
+        Sampling.SamplingParams p = state.Request.Sampling;
+        if (StopTokens.Ends(token, p, _runtime.EosTokenIds))
+        {
+            return FinishReason.Stop;
+        }
+
+        if (seq.OutputLength >= p.MaxTokens || seq.Tokens.Count >= _runtime.Model.MaxModelLength)
+        {
+            return FinishReason.Length;
+        }
+
+        return null;
     }
 
     // Queue time ends when a request is first planned, before its forward runs (vLLM's queued -> scheduled
@@ -152,7 +81,7 @@ public sealed partial class EngineLoop
             {
                 state.FirstScheduled = now;
                 state.CachedPromptTokens = seq.NumCachedTokens;
-                LeaveQueue(state);
+                _leftQueue?.Invoke(state);
             }
         }
     }
@@ -215,7 +144,7 @@ public sealed partial class EngineLoop
         if (produced > state.Emitted[choice])
         {
             int token = seq.Tokens[^1];
-            (float logprob, TokenLogprob[]? top) = _stepper.LogprobsOf(seq);
+            (float logprob, TokenLogprob[]? top) = _executor.LogprobsOf(seq);
             state.Emitted[choice] = produced;
             state.CompletionTokens++;
             _generated++;
@@ -275,7 +204,7 @@ public sealed partial class EngineLoop
         state.Closed = true;
         if (state.FirstScheduled < 0)
         {
-            LeaveQueue(state);
+            _leftQueue?.Invoke(state);
         }
 
         long now = _time.GetTimestamp();
@@ -298,14 +227,7 @@ public sealed partial class EngineLoop
         state.Writer.TryWrite(new EngineEvent(-1, -1, float.NaN, null, FinishReason.None, now, Usage: usage));
         state.Writer.TryComplete();
         _live.Remove(state.Request.RequestId);
-        _ids.TryRemove(state.Request.RequestId, out _);
-    }
-
-    // Submit counts a request against the queue limits until it is first scheduled (or ends unscheduled).
-    private void LeaveQueue(RequestState state)
-    {
-        Interlocked.Decrement(ref _queuedRequests);
-        Interlocked.Add(ref _queuedTokens, -state.Request.PromptTokens.Count);
+        _closed?.Invoke(state);
     }
 
     private void PublishStats(double planMicros, double forwardMicros, double sampleMicros)
@@ -317,7 +239,7 @@ public sealed partial class EngineLoop
             WaitingStandard = _scheduler.NumWaitingOf(PriorityClass.Standard),
             WaitingBatch = _scheduler.NumWaitingOf(PriorityClass.Batch),
             Running = _scheduler.NumRunning,
-            LiveRequests = _live.Count + _intake.Reader.Count,
+            LiveRequests = _live.Count,
             KvBlocksUsed = blocks.UsedBlocks,
             KvBlocksTotal = blocks.TotalBlocks,
             KvBlocksCached = blocks.CachedBlocks,

@@ -2,7 +2,11 @@ using BenchmarkDotNet.Running;
 using Inference.Bench;
 
 // Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR]
-//          (runtime: through EngineCore.Step on a generated 25M model, or the folder given with --model)
+//          (runtime: through EngineCore.Step on a generated 25M model, or the folder given with --model; --libtorch-ops
+//          runs decode on the reference path of libtorch ops instead of the host kernels)
+//        dotnet run -c Release --project bench/Inference.Bench -- gemv [MODEL_DIR]
+//          (host products against libtorch mm at decode shapes; with a model folder, forward-only decode of the three
+//          paths interleaved in one process)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
@@ -18,6 +22,12 @@ if (args.Length > 0 && args[0] == "blocks")
 if (args.Length > 0 && args[0] == "schedule")
 {
     BenchmarkRunner.Run<ScheduleBenchmark>(args: args[1..]);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "gemv")
+{
+    if (args.Length > 1) { GemvProbe.Run(args[1]); } else { GemvProbe.Run(); }
     return 0;
 }
 
@@ -42,8 +52,22 @@ int prompt = 128;
 int decode = 64;
 int threads = 0;
 string? model = null;
-for (int i = 1; i + 1 < args.Length; i += 2)
+bool hostKernels = true;
+for (int i = 1; i < args.Length; i += 2)
 {
+    if (args[i] == "--libtorch-ops")
+    {
+        hostKernels = false;
+        i--;
+        continue;
+    }
+
+    if (i + 1 >= args.Length)
+    {
+        Console.Error.WriteLine($"option {args[i]} needs a value");
+        return 2;
+    }
+
     switch (args[i])
     {
         case "--batches":
@@ -70,4 +94,4 @@ for (int i = 1; i + 1 < args.Length; i += 2)
 // profile: --prompt is the decode context length, --decode the iterations per timing round.
 return args[0] == "profile"
     ? ProfileBenchmark.Run(batches, prompt + 32, decode, threads)
-    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model);
+    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model, hostKernels);

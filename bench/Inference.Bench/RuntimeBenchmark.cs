@@ -35,7 +35,7 @@ internal static class RuntimeBenchmark
         AttentionBias = false,
     };
 
-    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir)
+    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir, bool hostKernels = true)
     {
         if (threads > 0)
         {
@@ -63,15 +63,17 @@ internal static class RuntimeBenchmark
                 MaxModelLength = Math.Min(promptLength + decodeSteps + 32, int.MaxValue),
             });
             ModelConfig config = runtime.Config;
+            runtime.Model.UseHostKernels = hostKernels;
+
             long parameters = runtime.Model.WeightBytes / 4;
             double bandwidth = MeasureBandwidth();
             Console.WriteLine($"Model: {Describe(config)}");
             Console.WriteLine($"Parameters: {parameters / 1e6:F1}M; weight bytes per step: {runtime.Model.WeightBytes / 1e6:F1} MB; torch threads: {get_num_threads()}");
             Console.WriteLine($"Measured memory bandwidth (large tensor copy): {bandwidth / 1e9:F1} GB/s");
-            Console.WriteLine("Driven through EngineCore.Step (the production step: schedule, forward, sample, update), greedy, no thread.");
+            Console.WriteLine($"Driven through EngineCore.Step (the production step: schedule, forward, sample, update), greedy, no thread; decode path: {(hostKernels ? "host kernels" : "libtorch ops (reference)")}.");
             Console.WriteLine();
-            Console.WriteLine("| batch | prefill tok/s | prefill ms/step | decode tok/s | decode ms/step | decode roofline tok/s | % of roofline |");
-            Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+            Console.WriteLine("| batch | prefill tok/s | prefill ms/step | decode tok/s | decode ms/step | plan ms | forward ms | sample ms | other ms (update, events) | overhead % | decode roofline tok/s | % of roofline |");
+            Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 
             foreach (int batch in batchSizes)
             {
@@ -84,9 +86,11 @@ internal static class RuntimeBenchmark
                 long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
                     * batch * (promptLength + (decodeSteps / 2));
                 double roofline = batch / ((runtime.Model.WeightBytes + kvBytes) / bandwidth);
+                (double plan, double forward, double sample) = LastSplit;
+                double other = stepMs - plan - forward - sample;
                 Console.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"| {batch} | {prefillTps:F0} | {prefillSeconds * 1000 / prefillSteps:F1} | {decodeTps:F0} | {stepMs:F2} | {roofline:F0} | {100 * decodeTps / roofline:F0}% |"));
+                    $"| {batch} | {prefillTps:F0} | {prefillSeconds * 1000 / prefillSteps:F1} | {decodeTps:F0} | {stepMs:F2} | {plan:F3} | {forward:F3} | {sample:F3} | {other:F3} | {100 * (stepMs - forward - sample) / stepMs:F0}% | {roofline:F0} | {100 * decodeTps / roofline:F0}% |"));
             }
         }
         finally
@@ -99,6 +103,9 @@ internal static class RuntimeBenchmark
 
         return 0;
     }
+
+    // Mean plan, forward and sample ms of the last batch's decode steps (the rest of a step is the core's update).
+    private static (double Plan, double Forward, double Sample) LastSplit { get; set; }
 
     private static (double Prefill, double Decode, int PrefillSteps) RunBatch(ModelRuntime runtime, int batch, int promptLength, int decodeSteps)
     {
@@ -155,9 +162,13 @@ internal static class RuntimeBenchmark
 
         double prefill = clock.Elapsed.TotalSeconds;
         clock.Restart();
+        double forwardUs = 0, sampleUs = 0, planUs = 0;
         for (int step = 0; step < decodeSteps; step++)
         {
             core.Step();
+            forwardUs += core.Stats.ForwardMicros;
+            sampleUs += core.Stats.SampleMicros;
+            planUs += core.Stats.PlanMicros;
             foreach (ChannelReader<EngineEvent> s in streams)
             {
                 while (s.TryRead(out _))
@@ -172,6 +183,7 @@ internal static class RuntimeBenchmark
         }
 
         double decode = clock.Elapsed.TotalSeconds;
+        LastSplit = (planUs / decodeSteps / 1e3, forwardUs / decodeSteps / 1e3, sampleUs / decodeSteps / 1e3);
         Console.Error.Write("\r" + new string(' ', 60) + "\r");
         for (int i = 0; i < batch; i++)
         {

@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using Tensor = TorchSharp.torch.Tensor;
 
@@ -61,6 +63,53 @@ internal static unsafe class HostKernels
         TensorPrimitives.MultiplyAdd(rolled, new ReadOnlySpan<float>(sinSigned, d), v, v);
     }
 
+    // Attend with the dot products and the weighted sum inlined over 8-float vectors, block by block (one table
+    // lookup per block, not per key): at decode a call is a few hundred keys, where per-key calls would dominate.
+    private static void AttendVector(
+        float* q, float* keys, float* values, IReadOnlyList<int> table, int blockSize, int start, int length,
+        int kvHeads, int kvHead, int d, float scale, float* scores, float* output)
+    {
+        long stride = (long)kvHeads * d;
+        long headOffset = (long)kvHead * d;
+        int n = length - start;
+        for (int j = start; j < length;)
+        {
+            int block = j / blockSize;
+            int end = Math.Min(length, (block + 1) * blockSize);
+            float* k = keys + ((((long)table[block] * blockSize) + (j % blockSize)) * stride) + headOffset;
+            for (; j < end; j++, k += stride)
+            {
+                Vector256<float> acc = Vector256<float>.Zero;
+                for (int e = 0; e < d; e += 8)
+                {
+                    acc = Fma.MultiplyAdd(Avx.LoadVector256(q + e), Avx.LoadVector256(k + e), acc);
+                }
+
+                scores[j - start] = Vector256.Sum(acc) * scale;
+            }
+        }
+
+        var p = new Span<float>(scores, n);
+        TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
+        TensorPrimitives.Exp(p, p);
+        TensorPrimitives.Multiply(p, 1f / TensorPrimitives.Sum(p), p);
+        new Span<float>(output, d).Clear();
+        for (int j = start; j < length;)
+        {
+            int block = j / blockSize;
+            int end = Math.Min(length, (block + 1) * blockSize);
+            float* v = values + ((((long)table[block] * blockSize) + (j % blockSize)) * stride) + headOffset;
+            for (; j < end; j++, v += stride)
+            {
+                Vector256<float> weight = Vector256.Create(scores[j - start]);
+                for (int e = 0; e < d; e += 8)
+                {
+                    Avx.Store(output + e, Fma.MultiplyAdd(Avx.LoadVector256(v + e), weight, Avx.LoadVector256(output + e)));
+                }
+            }
+        }
+    }
+
     /// <summary>
     /// One decode query's attention for one query head over keys [start, length) of its sequence, read in place
     /// from the paged cache: slot = table[j / blockSize] * blockSize + j % blockSize, rows of [kvHeads, d].
@@ -69,6 +118,12 @@ internal static unsafe class HostKernels
         float* q, float* keys, float* values, IReadOnlyList<int> table, int blockSize, int start, int length,
         int kvHeads, int kvHead, int d, float scale, float* scores, float* output)
     {
+        if (d % 8 == 0 && Fma.IsSupported)
+        {
+            AttendVector(q, keys, values, table, blockSize, start, length, kvHeads, kvHead, d, scale, scores, output);
+            return;
+        }
+
         int n = length - start;
         long stride = (long)kvHeads * d;
         var qv = new ReadOnlySpan<float>(q, d);

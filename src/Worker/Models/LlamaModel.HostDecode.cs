@@ -8,12 +8,57 @@ public sealed partial class LlamaModel
     // Scores, a rolled head and a gate row: grown to the longest context seen, reused every step (pinned by `fixed`).
     private float[] _hostScratch = [];
 
+    // Helper threads for the small-batch products, started on the first host decode step (CPU models only).
+    private GemvPool? _gemv;
+
     /// <summary>
     /// Whether decode-only steps on a CPU float32 model run the host-fused path (<see cref="HostKernels"/>: four
     /// libtorch GEMMs per layer, everything else fused on the host, K/V read in place). On by default; off, every
     /// step takes the reference path of libtorch ops, which prefill always takes.
     /// </summary>
     public bool UseHostKernels { get; set; } = true;
+
+    // libtorch's intra-op threads (OpenMP) spin for a while after each parallel op; in a step whose products run on
+    // the GemvPool helpers they would take the helpers' cores (the sampler's ops after the forward are parallel
+    // from two rows on), which measured 3x slower steps. Such steps, and their sampling, run libtorch on the
+    // calling thread only; the next libtorch-path step (prefill, larger batches) gets its threads back.
+    private int _torchThreads;
+
+    private void LowerTorchThreads()
+    {
+        if (_torchThreads == 0)
+        {
+            _torchThreads = get_num_threads();
+        }
+
+        if (_torchThreads > 1 && get_num_threads() != 1)
+        {
+            set_num_threads(1);
+        }
+    }
+
+    private void RestoreTorchThreads()
+    {
+        if (_torchThreads > 1 && get_num_threads() != _torchThreads)
+        {
+            set_num_threads(_torchThreads);
+        }
+    }
+
+    /// <summary>Helper threads the host products split over (default: one per core beyond the caller's, up to 7).</summary>
+    internal int HostHelperThreads
+    {
+        get => _hostHelpers;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _hostHelpers = value;
+            _gemv?.Dispose();
+            _gemv = null;
+        }
+    }
+
+    private int _hostHelpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 7);
 
     private bool TakesHostDecode(ForwardBatch batch) =>
         UseHostKernels && batch.MaxQueryLength == 1 && !batch.AllLogits
@@ -38,8 +83,49 @@ public sealed partial class LlamaModel
             _hostScratch = new float[Math.Max(scratchLength, _hostScratch.Length * 2)];
         }
 
+        // Small batches multiply on the host over every core (GemvPool); larger ones use libtorch's GEMM.
+        bool hostProducts = b <= GemvPool.MaxRows && GemvPool.IsSupported
+            && qkvDim % 8 == 0 && hidden % 8 == 0 && (2 * _intermediate) % 8 == 0 && vocab % 8 == 0;
+        if (hostProducts)
+        {
+            LowerTorchThreads();
+            _gemv ??= new GemvPool(HostHelperThreads);
+        }
+        else
+        {
+            RestoreTorchThreads();
+        }
+
         using var outer = NewDisposeScope();
         Tensor x = empty([b, hidden], ScalarType.Float32);
+        Tensor qkv = empty([b, qkvDim], ScalarType.Float32);
+        Tensor gateUp = empty([b, 2L * _intermediate], ScalarType.Float32);
+        float* px = HostKernels.Data(x);
+        float* pqkv = HostKernels.Data(qkv);
+        float* pgu = HostKernels.Data(gateUp);
+
+        // y (+)= input @ wT (+ bias), rows [0, rows) of each.
+        void Product(Tensor input, float* pin, int rows, Tensor wT, Tensor? bias, Tensor output, float* pout, bool accumulate)
+        {
+            if (hostProducts)
+            {
+                _gemv!.Run(pin, rows, (int)wT.size(0), HostKernels.Data(wT), (int)wT.size(1), bias is null ? null : HostKernels.Data(bias), pout, accumulate);
+                return;
+            }
+
+            using var step = NewDisposeScope();
+            Tensor rowsIn = input.narrow(0, 0, rows);
+            Tensor rowsOut = output.narrow(0, 0, rows);
+            if (accumulate)
+            {
+                rowsOut.add_(rowsIn.mm(wT));
+            }
+            else
+            {
+                rowsOut.copy_(Linear(rowsIn, wT, bias));
+            }
+        }
+
         Tensor h = empty([b, hidden], ScalarType.Float32);
         Tensor o = empty([b, (long)nh * d], ScalarType.Float32);
         Tensor act = empty([b, _intermediate], ScalarType.Float32);
@@ -53,7 +139,6 @@ public sealed partial class LlamaModel
             float* scores = scratch;
             float* rolled = scratch + batch.MaxKvLength;
             float* gateScratch = rolled + d;
-            float* px = HostKernels.Data(x);
             if (_embedTokens is null)
             {
                 // Tied: row `token` of embed_tokens is column `token` of lm_head^T [hidden, vocab].
@@ -80,8 +165,7 @@ public sealed partial class LlamaModel
             {
                 DecoderLayer w = _layers[layer];
                 HostKernels.RmsNorm(px, HostKernels.Data(w.InputLayernorm), ph, b, hidden, _eps);
-                Tensor qkv = Linear(h, w.QkvProj, w.QkvBias);
-                float* pqkv = HostKernels.Data(qkv);
+                Product(h, ph, b, w.QkvProj, w.QkvBias, qkv, pqkv, accumulate: false);
                 float* keys = HostKernels.Data(cache.Keys(layer));
                 float* values = HostKernels.Data(cache.Values(layer));
                 for (int s = 0; s < b; s++)
@@ -108,13 +192,11 @@ public sealed partial class LlamaModel
                     }
                 }
 
-                x = addmm(x, o, w.OProj, 1, 1);
-                px = HostKernels.Data(x);
+                Product(o, po, b, w.OProj, null, x, px, accumulate: true);
                 HostKernels.RmsNorm(px, HostKernels.Data(w.PostAttentionLayernorm), ph, b, hidden, _eps);
-                Tensor gateUp = h.mm(w.GateUpProj);
-                HostKernels.SiluMul(HostKernels.Data(gateUp), pact, b, _intermediate, gateScratch);
-                x = addmm(x, act, w.DownProj, 1, 1);
-                px = HostKernels.Data(x);
+                Product(h, ph, b, w.GateUpProj, null, gateUp, pgu, accumulate: false);
+                HostKernels.SiluMul(pgu, pact, b, _intermediate, gateScratch);
+                Product(act, pact, b, w.DownProj, null, x, px, accumulate: true);
             }
 
             // Final norm only for the rows that get logits, packed at the top of h.
@@ -125,7 +207,9 @@ public sealed partial class LlamaModel
                 HostKernels.RmsNorm(px + ((long)rows[r] * hidden), norm, ph + ((long)r * hidden), 1, hidden, _eps);
             }
 
-            Tensor logits = h.narrow(0, 0, rows.Count).mm(_lmHeadT);
+            Tensor logits = empty([rows.Count, vocab], ScalarType.Float32);
+            Product(h, ph, rows.Count, _lmHeadT, null, logits, HostKernels.Data(logits), accumulate: false);
+            _gemv?.Park();
             return logits.MoveToOuterDisposeScope();
         }
     }

@@ -118,6 +118,8 @@ public sealed partial class LlamaModel : IDisposable
             return ForwardHostDecode(batch, cache);
         }
 
+        RestoreTorchThreads();
+
         int t = batch.NumTokens;
         int b = batch.NumSequences;
         int qmax = batch.MaxQueryLength;
@@ -265,6 +267,7 @@ public sealed partial class LlamaModel : IDisposable
         _lmHeadT.Dispose();
         _embedTokens?.Dispose();
         _indexStaging?.Dispose();
+        _gemv?.Dispose();
         _norm.Dispose();
         _rope.Dispose();
     }

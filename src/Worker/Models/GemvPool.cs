@@ -1,0 +1,259 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Inference.Worker.Models;
+
+/// <summary>
+/// Small-batch matrix products for the host decode path: y[m] (+)= x[m] @ wT (+ bias) for a few rows, with wT in
+/// the model's [in, out] layout, split by output columns between the calling thread and persistent helper threads.
+/// At decode a step is a stream of ~25 weight reads of 0.25-4 MB; one core streams ~18 GB/s here and libtorch's mm
+/// keeps one core on them at batch 1, so splitting the columns over every core is what reaches the machine's bandwidth.
+/// Helpers spin briefly between products (a step's products come microseconds apart), then sleep; the caller's
+/// thread is the only one that posts work. Dispose stops the helpers.
+/// </summary>
+internal sealed unsafe class GemvPool : IDisposable
+{
+    /// <summary>Largest row count the host product takes; past it libtorch's GEMM is faster.</summary>
+    public const int MaxRows = 4;
+
+    private const int SpinIterations = 4_000;
+    private readonly Helper[] _helpers;
+    private Job _job;
+    private volatile bool _parked = true;
+
+    public GemvPool(int helpers)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(helpers);
+        _helpers = new Helper[helpers];
+        for (int i = 0; i < helpers; i++)
+        {
+            _helpers[i] = new Helper(this, i + 1);
+        }
+    }
+
+    /// <summary>Whether the host product runs here (AVX2 and FMA; otherwise callers use libtorch).</summary>
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    private struct Job
+    {
+        public float* X;
+        public int Rows;
+        public int In;
+        public float* W;
+        public int Out;
+        public float* Bias;
+        public float* Y;
+        public bool Accumulate;
+        public int Parts;
+    }
+
+    /// <summary>
+    /// y[m, :] = (accumulate ? y[m, :] : bias or 0) + x[m, :] @ w, for x [rows, in], w [in, out], y [rows, out], all
+    /// row-major float32; out a multiple of 8; rows at most <see cref="MaxRows"/>.
+    /// </summary>
+    public void Run(float* x, int rows, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate)
+    {
+        if (rows > MaxRows || outDim % 8 != 0)
+        {
+            throw new ArgumentException($"host product takes up to {MaxRows} rows and a multiple of 8 columns, got {rows} x {outDim}");
+        }
+
+        // Parts of at least 64 columns: below that the hand-off costs more than it saves.
+        int parts = Math.Min(_helpers.Length + 1, Math.Max(1, outDim / 64));
+        _parked = false;
+        _job = new Job { X = x, Rows = rows, In = inDim, W = w, Out = outDim, Bias = bias, Y = y, Accumulate = accumulate, Parts = parts };
+        for (int i = 0; i < parts - 1; i++)
+        {
+            _helpers[i].Post();
+        }
+
+        Compute(in _job, 0);
+        for (int i = 0; i < parts - 1; i++)
+        {
+            _helpers[i].WaitDone();
+        }
+    }
+
+    /// <summary>
+    /// The caller is done with products for now (the step's forward ended): helpers sleep at once instead of
+    /// spinning, so they never compete with libtorch's own threads (sampling, prefill) for the cores.
+    /// </summary>
+    public void Park() => _parked = true;
+
+    private static void Compute(in Job job, int part)
+    {
+        int chunk = ((job.Out / 8) + job.Parts - 1) / job.Parts * 8;
+        int c0 = part * chunk;
+        int c1 = Math.Min(job.Out, c0 + chunk);
+        if (c0 < c1)
+        {
+            Columns(job.X, job.Rows, job.In, job.W, job.Out, job.Bias, job.Y, job.Accumulate, c0, c1);
+        }
+    }
+
+    // Columns [c0, c1): each row's y chunk is initialised, then four input rows of w are folded in per pass (one y
+    // load/store per four FMAs), streaming w row-major. Every row m reuses the w vector it loaded.
+    private static void Columns(float* x, int rows, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate, int c0, int c1)
+    {
+        for (int m = 0; m < rows; m++)
+        {
+            float* ym = y + ((long)m * outDim);
+            if (!accumulate)
+            {
+                for (int c = c0; c < c1; c += 8)
+                {
+                    Avx.Store(ym + c, bias is null ? Vector256<float>.Zero : Avx.LoadVector256(bias + c));
+                }
+            }
+        }
+
+        int i = 0;
+        for (; i + 4 <= inDim; i += 4)
+        {
+            float* w0 = w + ((long)i * outDim);
+            float* w1 = w0 + outDim;
+            float* w2 = w1 + outDim;
+            float* w3 = w2 + outDim;
+            for (int c = c0; c < c1; c += 8)
+            {
+                // Four w vectors loaded once, applied to every row.
+                Vector256<float> v0 = Avx.LoadVector256(w0 + c);
+                Vector256<float> v1 = Avx.LoadVector256(w1 + c);
+                Vector256<float> v2 = Avx.LoadVector256(w2 + c);
+                Vector256<float> v3 = Avx.LoadVector256(w3 + c);
+                for (int m = 0; m < rows; m++)
+                {
+                    float* xm = x + ((long)m * inDim) + i;
+                    float* ym = y + ((long)m * outDim) + c;
+                    Vector256<float> acc = Avx.LoadVector256(ym);
+                    acc = Fma.MultiplyAdd(v0, Vector256.Create(xm[0]), acc);
+                    acc = Fma.MultiplyAdd(v1, Vector256.Create(xm[1]), acc);
+                    acc = Fma.MultiplyAdd(v2, Vector256.Create(xm[2]), acc);
+                    acc = Fma.MultiplyAdd(v3, Vector256.Create(xm[3]), acc);
+                    Avx.Store(ym, acc);
+                }
+            }
+        }
+
+        for (; i < inDim; i++)
+        {
+            float* wi = w + ((long)i * outDim);
+            for (int m = 0; m < rows; m++)
+            {
+                Vector256<float> xi = Vector256.Create(x[((long)m * inDim) + i]);
+                float* ym = y + ((long)m * outDim);
+                for (int c = c0; c < c1; c += 8)
+                {
+                    Avx.Store(ym + c, Fma.MultiplyAdd(Avx.LoadVector256(wi + c), xi, Avx.LoadVector256(ym + c)));
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (Helper helper in _helpers)
+        {
+            helper.Dispose();
+        }
+    }
+
+    // One helper thread. State: 0 idle, 1 work posted, 2 done, 3 stop. Sleeping: 1 while it may block on _wake;
+    // whoever flips it back to 0 owns the wake-up (the poster releases, or the helper skips its wait).
+    private sealed class Helper : IDisposable
+    {
+        private readonly GemvPool _pool;
+        private readonly int _part;
+        private readonly SemaphoreSlim _wake = new(0);
+        private readonly Thread _thread;
+        private int _state;
+        private int _sleeping;
+
+        public Helper(GemvPool pool, int part)
+        {
+            _pool = pool;
+            _part = part;
+            _thread = new Thread(Loop) { IsBackground = true, Name = $"gemv-{part}" };
+            _thread.Start();
+        }
+
+        public void Post()
+        {
+            Interlocked.Exchange(ref _state, 1);
+            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+            {
+                _wake.Release();
+            }
+        }
+
+        public void WaitDone()
+        {
+            var spin = default(SpinWait);
+            while (Volatile.Read(ref _state) != 2)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            Volatile.Write(ref _state, 0);
+        }
+
+        public void Dispose()
+        {
+            Interlocked.Exchange(ref _state, 3);
+            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+            {
+                _wake.Release();
+            }
+
+            _thread.Join();
+            _wake.Dispose();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                int state = AwaitWork();
+                if (state == 3)
+                {
+                    return;
+                }
+
+                Compute(in _pool._job, _part);
+                Volatile.Write(ref _state, 2);
+            }
+        }
+
+        private int AwaitWork()
+        {
+            while (true)
+            {
+                for (int i = 0; i < SpinIterations && !_pool._parked; i++)
+                {
+                    int state = Volatile.Read(ref _state);
+                    if (state is 1 or 3)
+                    {
+                        return state;
+                    }
+
+                    Thread.SpinWait(8);
+                }
+
+                Interlocked.Exchange(ref _sleeping, 1);
+                int now = Volatile.Read(ref _state);
+                if (now is 1 or 3)
+                {
+                    if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+                    {
+                        return now; // nobody saw us asleep
+                    }
+
+                    _wake.Wait(); // the poster saw us asleep and released: consume it
+                    return now;
+                }
+
+                _wake.Wait();
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using Inference.Worker.Models;
+using static TorchSharp.torch;
+
+namespace Inference.Worker.Tests.Models;
+
+public sealed class GemvPoolTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    // y (+)= x @ w (+ bias) by the pool, against libtorch's mm on the same data.
+    private static unsafe float Check(GemvPool pool, Generator random, int rows, int inDim, int outDim, bool bias, bool accumulate)
+    {
+        using var scope = NewDisposeScope();
+        Tensor x = randn([rows, inDim], generator: random);
+        Tensor w = randn([inDim, outDim], generator: random);
+        Tensor b = randn([outDim], generator: random);
+        Tensor y = randn([rows, outDim], generator: random);
+        Tensor expected = accumulate ? y + x.mm(w) : (bias ? x.mm(w) + b : x.mm(w));
+        pool.Run(HostKernels.Data(x), rows, inDim, HostKernels.Data(w), outDim, bias && !accumulate ? HostKernels.Data(b) : null, HostKernels.Data(y), accumulate);
+        return (y - expected).abs().max().item<float>() / Math.Max(1f, expected.abs().max().item<float>());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Run_EveryShapeBiasAndAccumulate_MatchesLibtorchMm(int helpers)
+    {
+        Assert.True(GemvPool.IsSupported, "AVX2 and FMA are needed by the host products");
+        using var pool = new GemvPool(helpers);
+        using var random = new Generator(11);
+        foreach (int rows in new[] { 1, 2, 3, GemvPool.MaxRows })
+        {
+            foreach ((int inDim, int outDim) in new[] { (256, 512), (13, 8), (64, 1032), (512, 4096) })
+            {
+                foreach ((bool bias, bool accumulate) in new[] { (false, false), (true, false), (false, true) })
+                {
+                    float error = Check(pool, random, rows, inDim, outDim, bias, accumulate);
+                    Assert.True(error < 1e-5f, $"rows {rows}, {inDim}x{outDim}, bias {bias}, accumulate {accumulate}: relative error {error}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void Run_RejectsMoreRowsThanItTakesOrUnalignedColumns()
+    {
+        using var pool = new GemvPool(1);
+        Assert.Throws<ArgumentException>(() => pool.Run(null, GemvPool.MaxRows + 1, 8, null, 8, null, null, false));
+        Assert.Throws<ArgumentException>(() => pool.Run(null, 1, 8, null, 12, null, null, false));
+    }
+
+    [Fact]
+    public async Task Run_ThousandsOfCallsWithParksBetween_AllCorrectAndNoHang()
+    {
+        // Helpers alternate between spinning (back-to-back products) and sleeping (parked, as after a forward), the
+        // hand-offs that can lose a wake-up; a lost one hangs here, a torn job gives a wrong product.
+        await Task.Run(() =>
+        {
+            using var pool = new GemvPool(Math.Max(1, Environment.ProcessorCount - 1));
+            using var random = new Generator(5);
+            var shapes = new Random(3);
+            for (int i = 0; i < 3000; i++)
+            {
+                int rows = shapes.Next(1, GemvPool.MaxRows + 1);
+                int outDim = 8 * shapes.Next(8, 40);
+                float error = Check(pool, random, rows, shapes.Next(1, 40), outDim, bias: i % 3 == 0, accumulate: i % 5 == 0);
+                Assert.True(error < 1e-5f, $"call {i}: relative error {error}");
+                if (i % 7 == 0)
+                {
+                    pool.Park();
+                }
+
+                if (i % 97 == 0)
+                {
+                    Thread.Sleep(2); // long enough for helpers to stop spinning and block
+                }
+            }
+        }).WaitAsync(Timeout);
+    }
+}

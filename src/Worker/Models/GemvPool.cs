@@ -75,8 +75,8 @@ internal sealed unsafe class GemvPool : IDisposable
     }
 
     /// <summary>
-    /// The caller is done with products for now (the step's forward ended): helpers sleep at once instead of
-    /// spinning, so they never compete with libtorch's own threads (sampling, prefill) for the cores.
+    /// The caller is done with products for a while (libtorch's own threads are about to run): helpers sleep at once
+    /// instead of spinning, so they never compete with those for the cores. The next <see cref="Run"/> wakes them.
     /// </summary>
     public void Park() => _parked = true;
 

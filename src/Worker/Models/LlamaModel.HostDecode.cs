@@ -21,7 +21,9 @@ public sealed partial class LlamaModel
     // libtorch's intra-op threads (OpenMP) spin for a while after each parallel op; in a step whose products run on
     // the GemvPool helpers they would take the helpers' cores (the sampler's ops after the forward are parallel
     // from two rows on), which measured 3x slower steps. Such steps, and their sampling, run libtorch on the
-    // calling thread only; the next libtorch-path step (prefill, larger batches) gets its threads back.
+    // calling thread only; the next libtorch-path step (prefill, larger batches) gets its threads back and parks the
+    // helpers. Between host steps the helpers keep spinning: waking a sleeping one costs a VM's idle-core wake-up
+    // per step, which measured as slow as the whole step at batch 1.
     private int _torchThreads;
 
     private void LowerTorchThreads()
@@ -39,6 +41,8 @@ public sealed partial class LlamaModel
 
     private void RestoreTorchThreads()
     {
+        // A libtorch-path step: the product helpers sleep now rather than spin beside libtorch's threads.
+        _gemv?.Park();
         if (_torchThreads > 1 && get_num_threads() != _torchThreads)
         {
             set_num_threads(_torchThreads);
@@ -209,7 +213,6 @@ public sealed partial class LlamaModel
 
             Tensor logits = empty([rows.Count, vocab], ScalarType.Float32);
             Product(h, ph, rows.Count, _lmHeadT, null, logits, HostKernels.Data(logits), accumulate: false);
-            _gemv?.Park();
             return logits.MoveToOuterDisposeScope();
         }
     }

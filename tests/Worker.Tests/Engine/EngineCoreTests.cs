@@ -1,4 +1,5 @@
 using Inference.Scheduler;
+using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
 using Inference.Worker.Sampling;
 
@@ -130,5 +131,44 @@ public sealed class EngineCoreTests : IClassFixture<EngineFixture>, IDisposable
 
         Assert.True(alone.Count >= 10);
         Assert.Equal(alone, batched);
+    }
+
+    [Fact]
+    public void Step_ThousandFullEngineSteps_LiveTensorCountStaysFlat()
+    {
+        // Full steps (plan, forward, sample, update) over every path: prefill chunks, host decode with host products
+        // (up to 4 rows) and with libtorch products (more rows), penalties, logprobs, seeded sampling.
+        EngineCore core = CoreDriver.Core(_runtime, maxBatchedTokens: 24);
+        int added = 0;
+        void Refill()
+        {
+            while (core.LiveRequests < 1 + (added % 7))
+            {
+                var p = new SamplingParams
+                {
+                    Temperature = added % 2 == 0 ? 0 : 0.9f,
+                    Seed = (ulong)added,
+                    MaxTokens = 5 + (added % 13),
+                    IgnoreEos = true,
+                    PresencePenalty = added % 3 == 0 ? 0.5f : 0,
+                    Logprobs = added % 4 == 0 ? 2 : null,
+                };
+                CoreDriver.Add(core, $"r{added}", TestModels.Tokens(3 + (added % 17), added, Vocab), p);
+                added++;
+            }
+        }
+
+        Refill();
+        core.Step();
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 1000; i++)
+        {
+            Refill();
+            Assert.True(core.Step());
+        }
+
+        long after = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Equal(before, after);
+        Assert.True(added > 100, $"only {added} requests ran");
     }
 }

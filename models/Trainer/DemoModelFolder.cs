@@ -2,7 +2,6 @@ using System.Text.Json;
 using Inference.Worker.Loading;
 using Inference.Worker.Models;
 using Inference.Worker.Tokenization;
-using Inference.Worker.Training;
 using static TorchSharp.torch;
 
 namespace Inference.Trainer;

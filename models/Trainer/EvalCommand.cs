@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Inference.Worker.Loading;
 using Inference.Worker.Models;
-using Inference.Worker.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,3 @@
-using Inference.Worker.Training;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

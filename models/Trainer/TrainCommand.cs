@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Inference.Worker.Models;
-using Inference.Worker.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

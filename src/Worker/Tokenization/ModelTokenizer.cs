@@ -10,6 +10,12 @@ namespace Inference.Worker.Tokenization;
 /// TinyLlama) or byte-level BPE (tokenizer.json: Llama 3, Qwen2), plus the special-token settings of
 /// tokenizer_config.json / generation_config.json / config.json and the chat template. Thread-safe after Load.
 /// </summary>
+/// <remarks>
+/// Our own rather than Microsoft.ML.Tokenizers: one loader for both model families reading the folder the way
+/// Hugging Face does (added and special tokens, byte fallback, the EOS list across three files), errors that name
+/// the file and field, and an incremental detokenizer that never splits a UTF-8 character in a stream. The tests
+/// cross-check it against Microsoft.ML.Tokenizers and golden encodings (only the test project references it).
+/// </remarks>
 public sealed partial class ModelTokenizer
 {
     private readonly ISegmentEncoder _encoder;

@@ -1,7 +1,7 @@
 using Inference.Worker.Loading;
 using Inference.Worker.Models;
 using Inference.Worker.Tokenization;
-using Inference.Worker.Training;
+using Inference.Trainer;
 using static TorchSharp.torch;
 
 namespace Inference.Worker.Tests.Demo;

@@ -4,7 +4,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Inference.Worker.Training;
+namespace Inference.Trainer;
 
 /// <summary>
 /// A trainable Llama (Hugging Face LlamaForCausalLM math) as a plain TorchSharp module: token embedding,

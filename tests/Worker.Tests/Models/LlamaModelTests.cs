@@ -94,6 +94,46 @@ public sealed class LlamaModelTests
         Assert.True(TestModels.MaxAbsDiff(reference, host) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(reference, host)}");
     }
 
+    // Tensors created by one decode forward of one sequence (each libtorch op that returns a tensor creates one).
+    private static long TensorsPerDecodeStep(int layers, bool host)
+    {
+        ModelConfig config = TestModels.Config(ModelArchitecture.Llama) with { NumHiddenLayers = layers };
+        using var model = LlamaModel.Load(config, new RandomWeightSource(7, std: 0.08), ScalarType.Float32, CPU);
+        using var cache = TestModels.Cache(model, numBlocks: 16, blockSize: 4);
+        model.UseHostKernels = host;
+        using var noGrad = inference_mode();
+        var batch = new ForwardBatch { BlockSize = 4 };
+        using (var warm = NewDisposeScope())
+        {
+            batch.Add(TestModels.Tokens(9, 1, 96), 0, [3, 1, 4]);
+            model.Forward(batch, cache);
+        }
+
+        batch.Clear();
+        batch.Add([7], 9, [3, 1, 4]);
+        using var scope = NewDisposeScope();
+        long before = TorchSharp.DisposeScopeManager.Statistics.CreatedInScopeCount;
+        model.Forward(batch, cache);
+        return TorchSharp.DisposeScopeManager.Statistics.CreatedInScopeCount - before;
+    }
+
+    [Fact]
+    public void Forward_DecodeStep_TensorCountPerLayerIsPinned()
+    {
+        // The host path creates its step buffers once, whatever the depth; the reference path a fixed number per
+        // layer. A regression that adds ops shows here (the counts are what the paths create today).
+        long host2 = TensorsPerDecodeStep(2, host: true);
+        long host6 = TensorsPerDecodeStep(6, host: true);
+        long reference2 = TensorsPerDecodeStep(2, host: false);
+        long reference6 = TensorsPerDecodeStep(6, host: false);
+        Assert.Equal(host2, host6);
+        Assert.True(host6 <= 8, $"host decode step creates {host6} tensors");
+        long perLayer = (reference6 - reference2) / 4;
+        Assert.Equal(0, (reference6 - reference2) % 4);
+        Assert.True(perLayer <= 41, $"reference decode step creates {perLayer} tensors per layer");
+        Assert.True(perLayer >= 20, $"reference decode step creates only {perLayer} tensors per layer: is the count still measured?");
+    }
+
     [Fact]
     public void Forward_MixedPrefillAndDecodeBatch_MatchesEachSequenceAlone()
     {

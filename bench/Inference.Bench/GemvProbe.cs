@@ -1,39 +1,14 @@
 using System.Diagnostics;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
 namespace Inference.Bench;
 
+/// <summary>
+/// The host products (<see cref="Inference.Worker.Models.GemvPool"/>) against libtorch's mm at the bundled model's
+/// decode shapes, and (with a model folder) forward-only decode of the three decode paths interleaved in one process.
+/// </summary>
 internal static unsafe class GemvProbe
 {
-    // y[o] = dot(W[o, :], x) for W [out, in] row-major; four outputs per pass.
-    public static void Gemv(float* w, float* x, float* y, int rows, int cols)
-    {
-        int o = 0;
-        for (; o + 4 <= rows; o += 4)
-        {
-            float* w0 = w + ((long)o * cols);
-            float* w1 = w0 + cols;
-            float* w2 = w1 + cols;
-            float* w3 = w2 + cols;
-            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            for (int i = 0; i < cols; i += 8)
-            {
-                Vector256<float> xv = Avx.LoadVector256(x + i);
-                a0 = Fma.MultiplyAdd(Avx.LoadVector256(w0 + i), xv, a0);
-                a1 = Fma.MultiplyAdd(Avx.LoadVector256(w1 + i), xv, a1);
-                a2 = Fma.MultiplyAdd(Avx.LoadVector256(w2 + i), xv, a2);
-                a3 = Fma.MultiplyAdd(Avx.LoadVector256(w3 + i), xv, a3);
-            }
-
-            y[o] = Vector256.Sum(a0);
-            y[o + 1] = Vector256.Sum(a1);
-            y[o + 2] = Vector256.Sum(a2);
-            y[o + 3] = Vector256.Sum(a3);
-        }
-    }
-
     // Forward-only decode at batch 1..4 on a model folder, three configurations interleaved per round in one process.
     public static void Run(string modelDir)
     {

@@ -77,7 +77,7 @@ internal static class RuntimeBenchmark
 
             foreach (int batch in batchSizes)
             {
-                (double prefillSeconds, double decodeSeconds, int prefillSteps) = RunBatch(runtime, batch, promptLength, decodeSteps);
+                (double prefillSeconds, double decodeSeconds, int prefillSteps, (double plan, double forward, double sample)) = RunBatch(runtime, batch, promptLength, decodeSteps);
                 double prefillTps = batch * promptLength / prefillSeconds;
                 double decodeTps = batch * decodeSteps / decodeSeconds;
                 double stepMs = decodeSeconds * 1000 / decodeSteps;
@@ -86,7 +86,6 @@ internal static class RuntimeBenchmark
                 long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
                     * batch * (promptLength + (decodeSteps / 2));
                 double roofline = batch / ((runtime.Model.WeightBytes + kvBytes) / bandwidth);
-                (double plan, double forward, double sample) = LastSplit;
                 double other = stepMs - plan - forward - sample;
                 Console.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
@@ -104,10 +103,8 @@ internal static class RuntimeBenchmark
         return 0;
     }
 
-    // Mean plan, forward and sample ms of the last batch's decode steps (the rest of a step is the core's update).
-    private static (double Plan, double Forward, double Sample) LastSplit { get; set; }
-
-    private static (double Prefill, double Decode, int PrefillSteps) RunBatch(ModelRuntime runtime, int batch, int promptLength, int decodeSteps)
+    // Split: mean plan, forward and sample ms of the decode steps (the rest of a step is the core's update).
+    private static (double Prefill, double Decode, int PrefillSteps, (double Plan, double Forward, double Sample) Split) RunBatch(ModelRuntime runtime, int batch, int promptLength, int decodeSteps)
     {
         var random = new Random(batch);
         int[] Prompt()
@@ -183,14 +180,13 @@ internal static class RuntimeBenchmark
         }
 
         double decode = clock.Elapsed.TotalSeconds;
-        LastSplit = (planUs / decodeSteps / 1e3, forwardUs / decodeSteps / 1e3, sampleUs / decodeSteps / 1e3);
         Console.Error.Write("\r" + new string(' ', 60) + "\r");
         for (int i = 0; i < batch; i++)
         {
             core.Abort($"r{i}");
         }
 
-        return (prefill, decode, prefillSteps);
+        return (prefill, decode, prefillSteps, (planUs / decodeSteps / 1e3, forwardUs / decodeSteps / 1e3, sampleUs / decodeSteps / 1e3));
     }
 
     private static ChannelReader<EngineEvent> Add(EngineCore core, string id, int[] prompt, int maxTokens)

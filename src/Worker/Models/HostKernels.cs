@@ -63,9 +63,13 @@ internal static unsafe class HostKernels
         TensorPrimitives.MultiplyAdd(rolled, new ReadOnlySpan<float>(sinSigned, d), v, v);
     }
 
-    // Attend with the dot products and the weighted sum inlined over 8-float vectors, block by block (one table
-    // lookup per block, not per key): at decode a call is a few hundred keys, where per-key calls would dominate.
-    private static void AttendVector(
+    /// <summary>
+    /// One decode query's attention for one query head over keys [start, length) of its sequence, read in place
+    /// from the paged cache: slot = table[j / blockSize] * blockSize + j % blockSize, rows of [kvHeads, d]. The dot
+    /// products and the weighted sum are inlined over 8-float vectors (d a multiple of 8, FMA), block by block (one
+    /// table lookup per block): at decode a call is a few hundred keys, where per-key calls would dominate.
+    /// </summary>
+    public static void Attend(
         float* q, float* keys, float* values, IReadOnlyList<int> table, int blockSize, int start, int length,
         int kvHeads, int kvHead, int d, float scale, float* scores, float* output)
     {
@@ -89,6 +93,7 @@ internal static unsafe class HostKernels
             }
         }
 
+        // Softmax with the maximum subtracted first, so large scores cannot overflow exp.
         var p = new Span<float>(scores, n);
         TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
         TensorPrimitives.Exp(p, p);
@@ -107,43 +112,6 @@ internal static unsafe class HostKernels
                     Avx.Store(output + e, Fma.MultiplyAdd(Avx.LoadVector256(v + e), weight, Avx.LoadVector256(output + e)));
                 }
             }
-        }
-    }
-
-    /// <summary>
-    /// One decode query's attention for one query head over keys [start, length) of its sequence, read in place
-    /// from the paged cache: slot = table[j / blockSize] * blockSize + j % blockSize, rows of [kvHeads, d].
-    /// </summary>
-    public static void Attend(
-        float* q, float* keys, float* values, IReadOnlyList<int> table, int blockSize, int start, int length,
-        int kvHeads, int kvHead, int d, float scale, float* scores, float* output)
-    {
-        if (d % 8 == 0 && Fma.IsSupported)
-        {
-            AttendVector(q, keys, values, table, blockSize, start, length, kvHeads, kvHead, d, scale, scores, output);
-            return;
-        }
-
-        int n = length - start;
-        long stride = (long)kvHeads * d;
-        var qv = new ReadOnlySpan<float>(q, d);
-        for (int j = start; j < length; j++)
-        {
-            long slot = ((long)table[j / blockSize] * blockSize) + (j % blockSize);
-            scores[j - start] = TensorPrimitives.Dot(qv, new ReadOnlySpan<float>(keys + (slot * stride) + ((long)kvHead * d), d)) * scale;
-        }
-
-        // Softmax with the maximum subtracted first, so large scores cannot overflow exp.
-        var p = new Span<float>(scores, n);
-        TensorPrimitives.Subtract(p, TensorPrimitives.Max(p), p);
-        TensorPrimitives.Exp(p, p);
-        TensorPrimitives.Multiply(p, 1f / TensorPrimitives.Sum(p), p);
-        var o = new Span<float>(output, d);
-        o.Clear();
-        for (int j = start; j < length; j++)
-        {
-            long slot = ((long)table[j / blockSize] * blockSize) + (j % blockSize);
-            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(values + (slot * stride) + ((long)kvHead * d), d), p[j - start], o, o);
         }
     }
 }

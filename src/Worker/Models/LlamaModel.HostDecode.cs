@@ -66,7 +66,8 @@ public sealed partial class LlamaModel
 
     private bool TakesHostDecode(ForwardBatch batch) =>
         UseHostKernels && batch.MaxQueryLength == 1 && !batch.AllLogits
-        && Device.type == TorchSharp.DeviceType.CPU && Dtype == ScalarType.Float32;
+        && Device.type == TorchSharp.DeviceType.CPU && Dtype == ScalarType.Float32
+        && GemvPool.IsSupported && _headDim % 8 == 0; // the host kernels' vector requirements
 
     private unsafe Tensor ForwardHostDecode(ForwardBatch batch, PagedKvCache cache)
     {
@@ -88,7 +89,7 @@ public sealed partial class LlamaModel
         }
 
         // Small batches multiply on the host over every core (GemvPool); larger ones use libtorch's GEMM.
-        bool hostProducts = b <= GemvPool.MaxRows && GemvPool.IsSupported
+        bool hostProducts = b <= GemvPool.MaxRows
             && qkvDim % 8 == 0 && hidden % 8 == 0 && (2 * _intermediate) % 8 == 0 && vocab % 8 == 0;
         if (hostProducts)
         {

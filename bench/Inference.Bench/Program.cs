@@ -1,4 +1,7 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Inference.Bench;
 
 // Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR]
@@ -9,6 +12,8 @@ using Inference.Bench;
 //          paths interleaved in one process)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
+//        dotnet run -c Release --project bench/Inference.Bench -- step [BenchmarkDotNet options]
+//          (managed bytes allocated and time per decode EngineCore.Step on the bundled model, batch 1 and 32)
 //        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
 //        dotnet run -c Release --project bench/Inference.Bench -- gateway [--concurrency 1,16] [--requests 40,160]
 //          (gateway overhead: direct worker vs OpenAI HTTP SSE vs gRPC streaming, interleaved in one run; add
@@ -22,6 +27,15 @@ if (args.Length > 0 && args[0] == "blocks")
 if (args.Length > 0 && args[0] == "schedule")
 {
     BenchmarkRunner.Run<ScheduleBenchmark>(args: args[1..]);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "step")
+{
+    // In process: a generated benchmark project would not carry libtorch's native libraries.
+    BenchmarkRunner.Run<StepBenchmark>(
+        DefaultConfig.Instance.AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)),
+        args[1..]);
     return 0;
 }
 
@@ -43,7 +57,7 @@ if (args.Length > 0 && args[0] == "gateway")
 
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|blocks|schedule|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|blocks|schedule|step|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

@@ -86,8 +86,11 @@ public sealed class Sequence
 
     private Sequence[]? _self;
 
-    /// <summary>Engine-owned state (output channel, detokenizer...); the scheduler never reads it.</summary>
-    public object? EngineState { get; set; }
+    /// <summary>
+    /// The engine's index of its own typed state for this sequence (-1: none yet; forks start without one); the
+    /// scheduler never reads it.
+    /// </summary>
+    public int EngineSlot { get; set; } = -1;
 
     public bool IsFinished => Status == SequenceStatus.Finished;
 

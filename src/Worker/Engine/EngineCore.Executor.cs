@@ -22,10 +22,8 @@ public sealed partial class EngineCore
         private readonly ForwardBatch _batch;
         private readonly Sampler _sampler;
         private readonly SampleResult _result = new();
-        private readonly List<SampleRequest> _requests = [];
-        private readonly List<Sequence> _targets = [];
+        private readonly List<SequenceState> _targets = [];
         private readonly List<long> _rows = [];
-        private readonly Dictionary<long, int> _rowOf = [];
         private readonly List<int> _copySources = [];
         private readonly List<int> _copyDestinations = [];
 
@@ -34,10 +32,14 @@ public sealed partial class EngineCore
             _owner = owner;
             _sampler = new Sampler(owner._runtime.EosTokenIds);
             _batch = new ForwardBatch { BlockSize = owner._runtime.Cache.BlockSize };
+            Batch = new SamplingBatch(owner._options.Scheduler.MaxNumSeqs, owner._runtime.Config.VocabSize, owner._runtime.Cache.Device);
         }
 
+        /// <summary>The persistent sampling state of the running sequences.</summary>
+        public SamplingBatch Batch { get; }
+
         /// <summary>Sequences sampled into by the last step, in row order.</summary>
-        public IReadOnlyList<Sequence> Targets => _targets;
+        public IReadOnlyList<SequenceState> Targets => _targets;
 
         public int TokenAt(int target) => _result.TokenIds[target];
 
@@ -46,10 +48,14 @@ public sealed partial class EngineCore
         {
             ModelRuntime runtime = _owner._runtime;
             _batch.Clear();
-            _requests.Clear();
+            foreach (SequenceState previous in _targets)
+            {
+                previous.Target = -1;
+            }
+
             _targets.Clear();
             _rows.Clear();
-            _rowOf.Clear();
+            Batch.BeginStep();
             int logitRow = 0;
             foreach (ScheduledChunk chunk in plan.Chunks)
             {
@@ -62,15 +68,16 @@ public sealed partial class EngineCore
                 }
 
                 IReadOnlyList<Sequence> sampleInto = chunk.SampleInto;
+                RequestState request = _owner.StateOf(seq)!.Request;
                 for (int k = 0; k < sampleInto.Count; k++)
                 {
                     // Indexed, not foreach: enumerating an IReadOnlyList allocates an enumerator per chunk.
-                    Sequence target = sampleInto[k];
-                    target.EngineState ??= seq.EngineState; // forks share their request's state
-                    _rowOf[target.Id] = _targets.Count;
+                    Sequence forked = sampleInto[k];
+                    SequenceState target = _owner.StateOf(forked) ?? _owner.Track(forked, request); // forks share their request
+                    target.Target = _targets.Count;
                     _targets.Add(target);
                     _rows.Add(logitRow);
-                    _requests.Add(RequestFor(target));
+                    AddSampleRow(target);
                 }
 
                 logitRow++;
@@ -93,11 +100,16 @@ public sealed partial class EngineCore
                         logits = logits.index_select(0, tensor(CollectionsMarshal.AsSpan(_rows).ToArray(), ScalarType.Int64, logits.device));
                     }
 
-                    _sampler.Sample(logits, _requests, _result);
+                    _sampler.Sample(logits, Batch, _result);
                 }
             }
             catch (Exception ex) when (ex is ExternalException or ArgumentException or InvalidOperationException or OutOfMemoryException)
             {
+                foreach (SequenceState target in _targets)
+                {
+                    target.Target = -1;
+                }
+
                 _targets.Clear();
                 return (0, 0, $"engine step failed: {ex.Message}");
             }
@@ -106,9 +118,10 @@ public sealed partial class EngineCore
             return (Stopwatch.GetElapsedTime(start, afterForward).TotalMicroseconds, Stopwatch.GetElapsedTime(afterForward, end).TotalMicroseconds, null);
         }
 
-        public (float Logprob, TokenLogprob[]? Top) LogprobsOf(Sequence seq)
+        public (float Logprob, TokenLogprob[]? Top) LogprobsOf(SequenceState target)
         {
-            if (!_rowOf.TryGetValue(seq.Id, out int row) || seq.EngineState is not RequestState state || state.Request.Sampling.Logprobs is not int n)
+            int row = target.Target;
+            if (row < 0 || target.Request.Request.Sampling.Logprobs is not int n)
             {
                 return (float.NaN, null);
             }
@@ -123,10 +136,17 @@ public sealed partial class EngineCore
             return (_result.Logprobs[row], top);
         }
 
-        private SampleRequest RequestFor(Sequence seq)
+        // The target's next row of the step; a sequence that has just started running (or resumed after a
+        // preemption) joins the batch with its history first.
+        private void AddSampleRow(SequenceState target)
         {
-            var state = (RequestState)seq.EngineState!;
-            SamplingParams p = state.Request.Sampling;
+            Sequence seq = target.Sequence;
+            SamplingParams p = target.Request.Request.Sampling;
+            if (target.Row < 0)
+            {
+                target.Row = Batch.Join(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength));
+            }
+
             double u = 0;
             if (!p.IsGreedy)
             {
@@ -137,13 +157,7 @@ public sealed partial class EngineCore
             }
 
             // OutputLength counts tokens already generated, recomputed ones included after a preemption.
-            bool belowMinTokens = seq.OutputLength < p.MinTokens;
-            if (!p.HasPenalties)
-            {
-                return new SampleRequest(p, [], [], u, belowMinTokens);
-            }
-
-            return new SampleRequest(p, seq.Request.PromptTokens, new TokenSlice(seq.Tokens, seq.PromptLength), u, belowMinTokens);
+            Batch.AddRow(target.Row, u, seq.OutputLength < p.MinTokens);
         }
 
         private void CopyBlocks(List<BlockCopy> copies)

@@ -11,9 +11,10 @@ public sealed partial class EngineCore
     {
         foreach (Sequence preempted in plan.Preempted)
         {
-            if (preempted.EngineState is RequestState ps)
+            if (StateOf(preempted) is { } ps)
             {
-                ps.Preemptions++;
+                ps.Request.Preemptions++;
+                LeaveBatch(ps);
             }
         }
 
@@ -30,13 +31,15 @@ public sealed partial class EngineCore
         }
         else
         {
-            IReadOnlyList<Sequence> targets = _executor.Targets;
+            IReadOnlyList<SequenceState> targets = _executor.Targets;
             for (int i = 0; i < targets.Count; i++)
             {
-                Sequence seq = targets[i];
+                SequenceState target = targets[i];
+                Sequence seq = target.Sequence;
                 int token = _executor.TokenAt(i);
                 seq.AppendToken(token);
-                if (CheckStop(seq, token) is FinishReason reason)
+                _executor.Batch.Appended(target.Row, token);
+                if (CheckStop(target, token) is FinishReason reason)
                 {
                     _scheduler.Finish(seq, reason);
                 }
@@ -52,10 +55,10 @@ public sealed partial class EngineCore
     /// request's stop ids (stop), max_tokens and the model's context (length). Stop strings are matched on
     /// detokenized text by the reader (<see cref="GenerationStream"/>), which ends the choice through control.
     /// </summary>
-    private FinishReason? CheckStop(Sequence seq, int token)
+    private FinishReason? CheckStop(SequenceState target, int token)
     {
-        var state = (RequestState)seq.EngineState!;
-        Sampling.SamplingParams p = state.Request.Sampling;
+        Sequence seq = target.Sequence;
+        Sampling.SamplingParams p = target.Request.Request.Sampling;
         if (StopTokens.Ends(token, p, _runtime.EosTokenIds))
         {
             return FinishReason.Stop;
@@ -77,7 +80,7 @@ public sealed partial class EngineCore
         for (int i = 0; i < chunks.Count; i++)
         {
             Sequence seq = chunks[i].Sequence;
-            if (seq.EngineState is RequestState state && !state.Closed && state.FirstScheduled < 0)
+            if (StateOf(seq)?.Request is { } state && !state.Closed && state.FirstScheduled < 0)
             {
                 state.FirstScheduled = now;
                 state.CachedPromptTokens = seq.NumCachedTokens;
@@ -92,7 +95,7 @@ public sealed partial class EngineCore
         {
             foreach (Sequence seq in chunk.SampleInto)
             {
-                if (seq.EngineState is RequestState state && !seq.IsFinished)
+                if (StateOf(seq)?.Request is { } state && !seq.IsFinished)
                 {
                     _scheduler.Abort(seq.Request.RequestId);
                     Close(state, FinishReason.Error, error);
@@ -106,7 +109,7 @@ public sealed partial class EngineCore
         long now = _time.GetTimestamp();
         foreach (ScheduledChunk chunk in plan.Chunks)
         {
-            if (chunk.Sequence.EngineState is not RequestState state || state.Closed)
+            if (StateOf(chunk.Sequence)?.Request is not { } state || state.Closed)
             {
                 continue;
             }
@@ -124,19 +127,23 @@ public sealed partial class EngineCore
             IReadOnlyList<Sequence> sampleInto = chunk.SampleInto;
             for (int k = 0; k < sampleInto.Count; k++)
             {
-                sampleInto[k].EngineState ??= state;
-                Emit(state, sampleInto[k], now);
+                // Indexed, not foreach: enumerating an IReadOnlyList allocates an enumerator per chunk.
+                if (StateOf(sampleInto[k]) is { } target)
+                {
+                    Emit(state, target, now);
+                }
             }
         }
     }
 
-    private void Emit(RequestState state, Sequence seq, long now)
+    private void Emit(RequestState state, SequenceState target, long now)
     {
         if (state.Closed)
         {
             return;
         }
 
+        Sequence seq = target.Sequence;
         int choice = seq.Index;
         int produced = seq.OutputLength;
 
@@ -144,7 +151,7 @@ public sealed partial class EngineCore
         if (produced > state.Emitted[choice])
         {
             int token = seq.Tokens[^1];
-            (float logprob, TokenLogprob[]? top) = _executor.LogprobsOf(seq);
+            (float logprob, TokenLogprob[]? top) = _executor.LogprobsOf(target);
             state.Emitted[choice] = produced;
             state.CompletionTokens++;
             _generated++;
@@ -184,6 +191,11 @@ public sealed partial class EngineCore
         if (sendEvent)
         {
             state.Writer.TryWrite(new EngineEvent(seq.Index, -1, float.NaN, null, seq.FinishReason, _time.GetTimestamp()));
+        }
+
+        if (StateOf(seq) is { } finished)
+        {
+            Untrack(finished);
         }
 
         state.ChoicesFinished++;
@@ -226,6 +238,12 @@ public sealed partial class EngineCore
         };
         state.Writer.TryWrite(new EngineEvent(-1, -1, float.NaN, null, FinishReason.None, now, Usage: usage));
         state.Writer.TryComplete();
+        foreach (SequenceState seq in state.Sequences)
+        {
+            Untrack(seq);
+        }
+
+        state.Sequences.Clear();
         _live.Remove(state.Request.RequestId);
         _closed?.Invoke(state);
     }
@@ -252,6 +270,8 @@ public sealed partial class EngineCore
             PlanMicros = planMicros,
             ForwardMicros = forwardMicros,
             SampleMicros = sampleMicros,
+            TrackedSequences = TrackedSequences,
+            SamplingRows = SamplingRows,
         };
     }
 }

@@ -170,7 +170,7 @@ public sealed partial class EngineCore
         }
 
         state.Emitted = new int[r.N];
-        seq!.EngineState = state;
+        Track(seq!, state);
         _live[r.RequestId] = state;
     }
 

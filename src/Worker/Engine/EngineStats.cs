@@ -24,4 +24,8 @@ public sealed record EngineStats
     public double PlanMicros { get; init; }
     public double ForwardMicros { get; init; }
     public double SampleMicros { get; init; }
+
+    /// <summary>Sequences with engine state, and rows of the sampling batch in use (both zero when idle).</summary>
+    public int TrackedSequences { get; init; }
+    public int SamplingRows { get; init; }
 }

@@ -37,4 +37,7 @@ internal sealed class RequestState
     public int[] Emitted { get; set; } = [];
 
     public bool Closed { get; set; }
+
+    /// <summary>Its sequences that the engine tracks (the first choice, then forks as they first sample).</summary>
+    public List<SequenceState> Sequences { get; } = [];
 }

@@ -74,6 +74,8 @@ internal static class CoreDriver
         RunToCompletion(core);
         Assert.Equal(0, core.UsedBlocks);
         Assert.Equal(0, core.LiveRequests);
+        Assert.Equal(0, core.TrackedSequences);
+        Assert.Equal(0, core.SamplingRows);
         return Read(events);
     }
 }

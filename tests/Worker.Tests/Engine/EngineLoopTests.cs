@@ -68,10 +68,10 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     private static async Task WaitIdle(EngineLoop engine)
     {
         var deadline = DateTime.UtcNow + Timeout;
-        while (engine.Stats.LiveRequests > 0 || engine.Stats.Running > 0 || engine.Stats.KvBlocksUsed > 0)
+        while (engine.Stats is { } t && (t.LiveRequests > 0 || t.Running > 0 || t.KvBlocksUsed > 0 || t.TrackedSequences > 0 || t.SamplingRows > 0))
         {
             EngineStats s = engine.Stats;
-            Assert.True(DateTime.UtcNow < deadline, $"engine did not go idle: live {s.LiveRequests}, running {s.Running}, kv used {s.KvBlocksUsed}, steps {s.Steps}");
+            Assert.True(DateTime.UtcNow < deadline, $"engine did not go idle: live {s.LiveRequests}, running {s.Running}, kv used {s.KvBlocksUsed}, tracked sequences {s.TrackedSequences}, sampling rows {s.SamplingRows}, steps {s.Steps}");
             await Task.Delay(5);
         }
     }
@@ -97,11 +97,23 @@ public sealed partial class EngineLoopTests : IClassFixture<EngineFixture>
     }
 
     [Theory]
-    [InlineData(0f, null)]
-    [InlineData(0.9f, 1234UL)]
-    public async Task Generate_UnderMemoryPressure_PreemptedRequestsProduceTheSameTokens(float temperature, ulong? seed)
+    [InlineData(0f, null, 0f)]
+    [InlineData(0.9f, 1234UL, 0f)]
+    [InlineData(0f, null, 0.7f)]
+    [InlineData(0.9f, 1234UL, 0.7f)]
+    public async Task Generate_UnderMemoryPressure_PreemptedRequestsProduceTheSameTokens(float temperature, ulong? seed, float penalty)
     {
-        var sampling = new SamplingParams { Temperature = temperature, Seed = seed, MaxTokens = 40, IgnoreEos = true };
+        // With penalties, a preempted sequence rejoins the sampling batch with its whole history re-uploaded.
+        var sampling = new SamplingParams
+        {
+            Temperature = temperature,
+            Seed = seed,
+            MaxTokens = 40,
+            IgnoreEos = true,
+            FrequencyPenalty = penalty,
+            PresencePenalty = penalty / 2,
+            RepetitionPenalty = 1 + (penalty / 2),
+        };
         int[][] prompts = Enumerable.Range(0, 5).Select(i => TestModels.Tokens(12 + i, 100 + i, 400)).ToArray();
 
         // Alone, with plenty of memory.

@@ -154,6 +154,42 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Sample_TopPOnLargeVocabulary_SameTokensWhetherTheStepSortsAllOrTriesCandidates()
+    {
+        // A peaked row alone takes the candidates path (its nucleus is in the top 64 of 1000); beside a flat row whose
+        // nucleus is not, the whole step sorts the vocabulary. The peaked row must pick the same tokens either way, and
+        // the flat row the same as alone.
+        using var scope = NewDisposeScope();
+        const int vocab = 1000;
+        using var g = new TorchSharp.torch.Generator(9);
+        Tensor peaked = randn([1, vocab], generator: g) * 6;
+        Tensor flat = randn([1, vocab], generator: g) * 0.5;
+        var p = new SamplingParams { Temperature = 1f, TopP = 0.8f, Seed = 5 };
+        var sampler = new Sampler();
+        var result = new SampleResult();
+        var peakedAlone = new List<int>();
+        var flatAlone = new List<int>();
+        var peakedBatched = new List<int>();
+        var flatBatched = new List<int>();
+        for (int step = 0; step < 60; step++)
+        {
+            double u = SeededUniform.At(5, step);
+            sampler.Sample(peaked, [Row(p, u)], result);
+            peakedAlone.Add(result.TokenIds[0]);
+            sampler.Sample(flat, [Row(p, 1 - u)], result);
+            flatAlone.Add(result.TokenIds[0]);
+            sampler.Sample(cat([flat, peaked], 0), [Row(p, 1 - u), Row(p, u)], result);
+            flatBatched.Add(result.TokenIds[0]);
+            peakedBatched.Add(result.TokenIds[1]);
+        }
+
+        Assert.Equal(peakedAlone, peakedBatched);
+        Assert.Equal(flatAlone, flatBatched);
+        Assert.True(peakedAlone.Distinct().Count() > 3, "the peaked row must still sample among several tokens");
+        Assert.True(flatAlone.Distinct().Count() > 40, "the flat row's nucleus must be wide (more than the 64 candidates can cover)");
+    }
+
+    [Fact]
     public void ApplyPenalties_MatchesDefinitions()
     {
         using var scope = NewDisposeScope();
@@ -163,7 +199,7 @@ public sealed class SamplerTests
 
         // Prompt has 0 and 1; output has 2 twice and 4 once.
         Tensor x = logits.clone();
-        Sampler.ApplyPenalties(x, [Row(p, 0, [0, 1], [2, 2, 4])], 6);
+        Sampler.ApplyPenalties(x, [Row(p, 0, [0, 1], [2, 2, 4])]);
         float[] actual = x.data<float>().ToArray();
 
         float[] expected =

@@ -10,6 +10,8 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- gemv [MODEL_DIR]
 //          (host products against libtorch mm at decode shapes; with a model folder, forward-only decode of the three
 //          paths interleaved in one process)
+//        dotnet run -c Release --project bench/Inference.Bench -- create-random-model --out DIR [--arch llama|llama3|qwen2|mistral] ...
+//          (a model folder with deterministic random weights and a synthetic tokenizer)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- step [BenchmarkDotNet options]
@@ -18,6 +20,11 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- gateway [--concurrency 1,16] [--requests 40,160]
 //          (gateway overhead: direct worker vs OpenAI HTTP SSE vs gRPC streaming, interleaved in one run; add
 //          --artifacts-path DIR before `--` when sharing the machine)
+if (args.Length > 0 && args[0] == "create-random-model")
+{
+    return await CreateRandomModelCommand.Create().Parse(args[1..]).InvokeAsync();
+}
+
 if (args.Length > 0 && args[0] == "blocks")
 {
     BenchmarkRunner.Run<BlockManagerBenchmark>(args: args[1..]);
@@ -57,7 +64,7 @@ if (args.Length > 0 && args[0] == "gateway")
 
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|blocks|schedule|step|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

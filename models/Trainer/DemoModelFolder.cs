@@ -11,7 +11,7 @@ internal static class DemoModelFolder
 {
     // Llama 2's chat template (ChatTemplate detects it as the llama2 family). The model was trained on
     // plain text only, so chat prompts are served but are not what it is good at.
-    private const string Llama2Template = SyntheticTokenizerWriter.Llama2Template;
+    private const string Llama2Template = ChatTemplate.Llama2Text;
 
     public const int BosTokenId = 1;
     public const int EosTokenId = 2;

@@ -138,7 +138,7 @@ public sealed class LlamaTrainingModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Every weight under its Hugging Face name and shape (the order <see cref="RandomModelWriter.TensorShapes"/>
+    /// Every weight under its Hugging Face name and shape (in the order tests/TestSupport's RandomModelWriter.TensorShapes
     /// lists), as new detached float32 tensors the caller disposes.
     /// </summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> ExportWeights()

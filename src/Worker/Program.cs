@@ -5,7 +5,6 @@ var root = new RootCommand("Inference worker: runs Llama-family models on TorchS
 {
     GenerateCommand.Create(),
     ServeCommand.Create(),
-    CreateRandomModelCommand.Create(),
 };
 ParseResult parse = root.Parse(args);
 

@@ -14,6 +14,15 @@ public sealed partial class ChatTemplate
 {
     private const string ChatTemplateField = "chat_template";
 
+    /// <summary>Llama 2's chat_template text as Meta's tokenizer_config.json has it (recognized as the llama2 family; the bundled model uses it).</summary>
+    public const string Llama2Text =
+        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+        + "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
+        + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+        + "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
+        + "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+        + "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+
     // The date Llama 3.1's template falls back to when no date_string is passed (Meta's release date).
     private const string Llama31DefaultDate = "26 Jul 2024";
 

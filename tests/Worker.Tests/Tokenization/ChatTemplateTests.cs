@@ -16,7 +16,7 @@ public sealed class ChatTemplateTests
     [Fact]
     public void Render_Llama2_MatchesTemplateOutput()
     {
-        var template = ChatTemplate.Resolve(SyntheticTokenizerWriter.Llama2Template, null, "tokenizer_config.json", "<s>", "</s>");
+        var template = ChatTemplate.Resolve(ChatTemplate.Llama2Text, null, "tokenizer_config.json", "<s>", "</s>");
 
         var text = template.Render(Conversation);
 
@@ -83,7 +83,7 @@ public sealed class ChatTemplateTests
     [Fact]
     public void Resolve_ExplicitName_OverridesDetection()
     {
-        var template = ChatTemplate.Resolve(SyntheticTokenizerWriter.Llama2Template, "chatml", "tokenizer_config.json", "<s>", "</s>");
+        var template = ChatTemplate.Resolve(ChatTemplate.Llama2Text, "chatml", "tokenizer_config.json", "<s>", "</s>");
 
         var text = template.Render([new ChatMessage("user", "Hi")]);
 

@@ -1,8 +1,9 @@
 using System.Text;
+using Inference.Worker.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Inference.Worker.Models;
+namespace Inference.TestSupport;
 
 /// <summary>
 /// Deterministic random weights for a config (like vLLM's dummy load format): each tensor is drawn

@@ -1,8 +1,9 @@
 using Inference.Worker.Loading;
+using Inference.Worker.Models;
 using Inference.Worker.Tokenization;
 using static TorchSharp.torch;
 
-namespace Inference.Worker.Models;
+namespace Inference.TestSupport;
 
 /// <summary>
 /// Writes a complete Hugging Face model folder with deterministic random weights: config.json,

@@ -1,9 +1,10 @@
 using System.CommandLine;
+using Inference.TestSupport;
 using Inference.Worker.Models;
 
-namespace Inference.Worker.Cli;
+namespace Inference.Bench;
 
-/// <summary>`create-random-model`: writes a model folder with random weights (tests, benchmarks, smoke runs).</summary>
+/// <summary>`create-random-model`: writes a model folder with random weights (benchmarks and smoke runs of other architectures).</summary>
 internal static class CreateRandomModelCommand
 {
     public static Command Create()

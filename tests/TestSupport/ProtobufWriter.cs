@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Inference.Worker.Tokenization;
+namespace Inference.TestSupport;
 
 /// <summary>Just enough of the protobuf wire format to write a SentencePiece ModelProto.</summary>
 internal sealed class ProtobufWriter

@@ -1,4 +1,4 @@
-namespace Inference.Worker.Tokenization;
+namespace Inference.TestSupport;
 
 /// <summary>Which real tokenizer format <see cref="SyntheticTokenizerWriter"/> produces.</summary>
 public enum SyntheticTokenizerKind

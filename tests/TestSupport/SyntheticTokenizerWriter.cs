@@ -1,7 +1,8 @@
 using System.Text;
 using System.Text.Json;
+using Inference.Worker.Tokenization;
 
-namespace Inference.Worker.Tokenization;
+namespace Inference.TestSupport;
 
 /// <summary>
 /// Writes real tokenizer files (tokenizer.model or tokenizer.json, tokenizer_config.json,
@@ -10,29 +11,20 @@ namespace Inference.Worker.Tokenization;
 /// </summary>
 public static class SyntheticTokenizerWriter
 {
-    /// <summary>Llama 2's chat_template text (detected as the llama2 family).</summary>
-    public const string Llama2Template =
-        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
-        + "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}"
-        + "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
-        + "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}"
-        + "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
-        + "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
-
-    internal const string Llama3Template =
+    public const string Llama3Template =
         "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
         + "+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
         + "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
 
-    internal const string Qwen2Template =
+    public const string Qwen2Template =
         "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
         + "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
         + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
-    internal const string Llama3Pattern =
+    public const string Llama3Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    internal const string Qwen2Pattern =
+    public const string Qwen2Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     private static readonly string[] Words =
@@ -202,7 +194,7 @@ public static class SyntheticTokenizerWriter
             w.WriteEndObject();
             w.WriteString("eos_token", "</s>");
             w.WriteString("unk_token", "<unk>");
-            w.WriteString("chat_template", Llama2Template);
+            w.WriteString("chat_template", ChatTemplate.Llama2Text);
             w.WriteString("tokenizer_class", "LlamaTokenizer");
         });
         WriteJson(Path.Combine(dir, "generation_config.json"), w =>

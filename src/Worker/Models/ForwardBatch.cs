@@ -38,6 +38,9 @@ public sealed class ForwardBatch
     /// <summary>Shortest attended context in the batch (equal to <see cref="MaxKvLength"/> when no sequence is padded).</summary>
     public int MinKvLength { get; private set; }
 
+    /// <summary>Query-key pairs that chunks of more than one token attend (causal): the prefill part of the attention work.</summary>
+    public long PrefillAttentionPairs { get; private set; }
+
     public void Clear()
     {
         _queryStart.Clear();
@@ -49,6 +52,7 @@ public sealed class ForwardBatch
         MaxQueryLength = 0;
         MaxKvLength = 0;
         MinKvLength = 0;
+        PrefillAttentionPairs = 0;
         AllLogits = false;
     }
 
@@ -90,12 +94,23 @@ public sealed class ForwardBatch
         }
 
         MaxQueryLength = Math.Max(MaxQueryLength, newTokens.Length);
+        if (newTokens.Length > 1)
+        {
+            PrefillAttentionPairs += ((long)newTokens.Length * contextLength) + ((long)newTokens.Length * (newTokens.Length + 1) / 2);
+        }
+
         MinKvLength = _queryLength.Count == 1 ? kvLength : Math.Min(MinKvLength, kvLength);
         MaxKvLength = Math.Max(MaxKvLength, kvLength);
     }
 
-    /// <summary>The first new token of sequence <paramref name="s"/> (its only one in a decode step).</summary>
-    internal int FirstTokenOf(int s) => _tokens[_queryStart[s]];
+    /// <summary>New token <paramref name="row"/> of the step (rows run sequence by sequence).</summary>
+    internal int TokenAt(int row) => _tokens[row];
+
+    /// <summary>The first row of sequence <paramref name="s"/>'s new tokens.</summary>
+    internal int QueryStartOf(int s) => _queryStart[s];
+
+    /// <summary>How many new tokens sequence <paramref name="s"/> has (1 in a decode).</summary>
+    internal int QueryLengthOf(int s) => _queryLength[s];
 
     /// <summary>Tokens of sequence <paramref name="s"/> already in the cache (the position of its first new token).</summary>
     internal int ContextLengthOf(int s) => _contextLength[s];

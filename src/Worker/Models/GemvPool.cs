@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Inference.Worker.Models;
 
 /// <summary>
-/// Small-batch matrix products for the host decode path: y[m] (+)= x[m] @ wT (+ bias) for a few rows, with wT in
+/// Small-batch matrix products for the host path: y[m] (+)= x[m] @ wT (+ bias) for a few rows, with wT in
 /// the model's [in, out] layout, split by output columns between the calling thread and persistent helper threads.
 /// At decode a step is a stream of ~25 weight reads of 0.25-4 MB; one core streams ~18 GB/s here and libtorch's mm
 /// keeps one core on them at batch 1, so splitting the columns over every core is what reaches the machine's bandwidth.

@@ -113,9 +113,9 @@ public sealed partial class LlamaModel : IDisposable
             throw new ArgumentException($"Sequence length {batch.MaxKvLength} exceeds the model's {MaxModelLength} positions.", nameof(batch));
         }
 
-        if (TakesHostDecode(batch))
+        if (TakesHostPath(batch))
         {
-            return ForwardHostDecode(batch, cache);
+            return ForwardHost(batch, cache);
         }
 
         RestoreTorchThreads();

@@ -75,6 +75,7 @@ public sealed class LlamaModelTests
             prefill.Add(prompts[s], 0, tables[s]);
         }
 
+        model.UseHostKernels = false;
         model.Forward(prefill, cache);
 
         // The same decode step both ways; each writes the same K/V slot, so the second reads what the first wrote.
@@ -92,6 +93,60 @@ public sealed class LlamaModelTests
 
         Assert.Equal([2L, config.VocabSize], host.shape);
         Assert.True(TestModels.MaxAbsDiff(reference, host) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(reference, host)}");
+    }
+
+    [Theory]
+    [InlineData(ModelArchitecture.Llama, null)]
+    [InlineData(ModelArchitecture.Qwen2, null)]
+    [InlineData(ModelArchitecture.Mistral, 5)]
+    public void Forward_HostMixedStep_MatchesTheLibtorchReferencePath(ModelArchitecture arch, int? window)
+    {
+        // A step as the engine plans them under load: decodes beside a prompt's middle chunk (context already
+        // cached, no logits), a whole new prompt, and a prompt's last chunk; on the host path when its prefill
+        // attention is small, otherwise the reference path.
+        ModelConfig config = TestModels.Config(arch) with { SlidingWindow = window };
+        using var model = LlamaModel.Load(config, new RandomWeightSource(11, std: 0.08), ScalarType.Float32, CPU);
+        using var cache = TestModels.Cache(model, numBlocks: 80, blockSize: 4);
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        int[] decoding = TestModels.Tokens(10, 1, 96);
+        int[] chunked = TestModels.Tokens(20, 2, 96);
+        int[] fresh = TestModels.Tokens(7, 3, 96);
+        int[] finishing = TestModels.Tokens(12, 4, 96);
+        int[] decodeTable = [31, 4, 17];
+        int[] chunkedTable = [9, 50, 22, 1, 70];
+        int[] freshTable = [12, 44];
+        int[] finishingTable = [60, 5, 38, 66];
+
+        model.UseHostKernels = false;
+        var before = new ForwardBatch { BlockSize = 4 };
+        before.Add(decoding, 0, decodeTable);
+        before.Add(chunked.AsSpan(0, 6), 0, chunkedTable, computeLogits: false);
+        before.Add(finishing.AsSpan(0, 5), 0, finishingTable, computeLogits: false);
+        model.Forward(before, cache);
+
+        var mixed = new ForwardBatch { BlockSize = 4 };
+        mixed.Add([42], decoding.Length, decodeTable);
+        mixed.Add(chunked.AsSpan(6, 8), 6, chunkedTable, computeLogits: false);
+        mixed.Add(fresh, 0, freshTable);
+        mixed.Add(finishing.AsSpan(5), 5, finishingTable);
+        Assert.True(mixed.PrefillAttentionPairs <= LlamaModel.HostMaxPrefillAttentionPairs);
+
+        Tensor reference = model.Forward(mixed, cache);
+        model.UseHostKernels = true;
+        Tensor host = model.Forward(mixed, cache);
+
+        Assert.Equal([3L, config.VocabSize], host.shape);
+        Assert.True(TestModels.MaxAbsDiff(reference, host) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(reference, host)}");
+
+        // The next decode of the chunked and finished prompts reads the K/V the host step wrote: same logits both ways.
+        var next = new ForwardBatch { BlockSize = 4 };
+        next.Add([3], 14, chunkedTable);
+        next.Add([8], finishing.Length, finishingTable);
+        Tensor hostNext = model.Forward(next, cache);
+        model.UseHostKernels = false;
+        Tensor referenceNext = model.Forward(next, cache);
+        Assert.True(TestModels.MaxAbsDiff(referenceNext, hostNext) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(referenceNext, hostNext)}");
     }
 
     // Tensors created by one decode forward of one sequence (each libtorch op that returns a tensor creates one).

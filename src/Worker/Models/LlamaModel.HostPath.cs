@@ -8,15 +8,25 @@ public sealed partial class LlamaModel
     // Scores, a rolled head and a gate row: grown to the longest context seen, reused every step (pinned by `fixed`).
     private float[] _hostScratch = [];
 
-    // Helper threads for the small-batch products, started on the first host decode step (CPU models only).
+    // Helper threads for the small-batch products, started on the first host-path step (CPU models only).
     private GemvPool? _gemv;
 
     /// <summary>
-    /// Whether decode-only steps on a CPU float32 model run the host-fused path (<see cref="HostKernels"/>: four
-    /// libtorch GEMMs per layer, everything else fused on the host, K/V read in place). On by default; off, every
-    /// step takes the reference path of libtorch ops, which prefill always takes.
+    /// Whether steps on a CPU float32 model run the host-fused path (<see cref="HostKernels"/>: the four products
+    /// per layer on the host's vector units for up to <see cref="GemvPool.MaxRows"/> rows, libtorch GEMMs above,
+    /// everything else fused on the host, K/V read in place): every decode-only step, and mixed or prefill steps
+    /// whose prefill attention is small (<see cref="HostMaxPrefillAttentionPairs"/>). On by default; off, every
+    /// step takes the reference path of libtorch ops, which long prefills always take.
     /// </summary>
     public bool UseHostKernels { get; set; } = true;
+
+    /// <summary>
+    /// Prefill query-key pairs up to which a step with prefill chunks still runs on the host path. Its attention runs
+    /// on one thread, token by token (a 180-token prompt from scratch is ~16k pairs, about 2 ms here); the reference
+    /// path pads every sequence's queries to the longest chunk, so a step mixing decodes with one short prompt
+    /// spent most of its time on padding there.
+    /// </summary>
+    internal const long HostMaxPrefillAttentionPairs = 16384;
 
     // libtorch's intra-op threads (OpenMP) spin for a while after each parallel op; in a step whose products run on
     // the GemvPool helpers they would take the helpers' cores (the sampler's ops after the forward are parallel
@@ -24,16 +34,12 @@ public sealed partial class LlamaModel
     // calling thread only; the next libtorch-path step (prefill, larger batches) gets its threads back and parks the
     // helpers. Between host steps the helpers keep spinning: waking a sleeping one costs a VM's idle-core wake-up
     // per step, which measured as slow as the whole step at batch 1.
-    private int _torchThreads;
+    // The thread count is process-wide: it is read once, before any model lowers it, so every model restores the same.
+    private static readonly Lazy<int> TorchThreads = new(get_num_threads);
 
-    private void LowerTorchThreads()
+    private static void LowerTorchThreads()
     {
-        if (_torchThreads == 0)
-        {
-            _torchThreads = get_num_threads();
-        }
-
-        if (_torchThreads > 1 && get_num_threads() != 1)
+        if (TorchThreads.Value > 1 && get_num_threads() != 1)
         {
             set_num_threads(1);
         }
@@ -43,9 +49,9 @@ public sealed partial class LlamaModel
     {
         // A libtorch-path step: the product helpers sleep now rather than spin beside libtorch's threads.
         _gemv?.Park();
-        if (_torchThreads > 1 && get_num_threads() != _torchThreads)
+        if (TorchThreads.Value > 1 && get_num_threads() != TorchThreads.Value)
         {
-            set_num_threads(_torchThreads);
+            set_num_threads(TorchThreads.Value);
         }
     }
 
@@ -64,14 +70,17 @@ public sealed partial class LlamaModel
 
     private int _hostHelpers = Math.Clamp(Environment.ProcessorCount - 1, 0, 7);
 
-    private bool TakesHostDecode(ForwardBatch batch) =>
-        UseHostKernels && batch.MaxQueryLength == 1 && !batch.AllLogits
+    private bool TakesHostPath(ForwardBatch batch) =>
+        UseHostKernels && !batch.AllLogits
+        && (batch.MaxQueryLength == 1 || batch.PrefillAttentionPairs <= HostMaxPrefillAttentionPairs)
         && Device.type == TorchSharp.DeviceType.CPU && Dtype == ScalarType.Float32
         && GemvPool.IsSupported && _headDim % 8 == 0; // the host kernels' vector requirements
 
-    private unsafe Tensor ForwardHostDecode(ForwardBatch batch, PagedKvCache cache)
+    private unsafe Tensor ForwardHost(ForwardBatch batch, PagedKvCache cache)
     {
-        int b = batch.NumSequences;
+        // One row per new token (a decode contributes one, a prefill chunk its length), sequence by sequence.
+        int b = batch.NumTokens;
+        int sequences = batch.NumSequences;
         int hidden = Config.HiddenSize;
         int nh = _numHeads;
         int nkv = _numKvHeads;
@@ -150,7 +159,7 @@ public sealed partial class LlamaModel
                 float* lm = HostKernels.Data(_lmHeadT);
                 for (int s = 0; s < b; s++)
                 {
-                    int token = batch.FirstTokenOf(s);
+                    int token = batch.TokenAt(s);
                     for (int i = 0; i < hidden; i++)
                     {
                         px[((long)s * hidden) + i] = lm[((long)i * vocab) + token];
@@ -162,7 +171,7 @@ public sealed partial class LlamaModel
                 float* embed = HostKernels.Data(_embedTokens);
                 for (int s = 0; s < b; s++)
                 {
-                    new ReadOnlySpan<float>(embed + ((long)batch.FirstTokenOf(s) * hidden), hidden).CopyTo(new Span<float>(px + ((long)s * hidden), hidden));
+                    new ReadOnlySpan<float>(embed + ((long)batch.TokenAt(s) * hidden), hidden).CopyTo(new Span<float>(px + ((long)s * hidden), hidden));
                 }
             }
 
@@ -173,27 +182,41 @@ public sealed partial class LlamaModel
                 Product(h, ph, b, w.QkvProj, w.QkvBias, qkv, pqkv, accumulate: false);
                 float* keys = HostKernels.Data(cache.Keys(layer));
                 float* values = HostKernels.Data(cache.Values(layer));
-                for (int s = 0; s < b; s++)
+                for (int s = 0; s < sequences; s++)
                 {
-                    int pos = batch.ContextLengthOf(s);
+                    int first = batch.QueryStartOf(s);
+                    int length = batch.QueryLengthOf(s);
+                    int context = batch.ContextLengthOf(s);
                     IReadOnlyList<int> table = batch.BlockTableOf(s);
-                    float* row = pqkv + ((long)s * qkvDim);
-                    for (int head = 0; head < nh + nkv; head++)
+
+                    // The chunk's K/V go into the cache first, so each of its queries reads the ones before it in place.
+                    for (int i = 0; i < length; i++)
                     {
-                        HostKernels.Rope(row + (head * d), cos + ((long)pos * d), sin + ((long)pos * d), d, rolled);
+                        int pos = context + i;
+                        float* row = pqkv + ((long)(first + i) * qkvDim);
+                        for (int head = 0; head < nh + nkv; head++)
+                        {
+                            HostKernels.Rope(row + (head * d), cos + ((long)pos * d), sin + ((long)pos * d), d, rolled);
+                        }
+
+                        long slot = ((long)table[pos / blockSize] * blockSize) + (pos % blockSize);
+                        new ReadOnlySpan<float>(row + (nh * d), nkv * d).CopyTo(new Span<float>(keys + (slot * nkv * d), nkv * d));
+                        new ReadOnlySpan<float>(row + ((nh + nkv) * d), nkv * d).CopyTo(new Span<float>(values + (slot * nkv * d), nkv * d));
                     }
 
-                    long slot = ((long)table[pos / blockSize] * blockSize) + (pos % blockSize);
-                    new ReadOnlySpan<float>(row + (nh * d), nkv * d).CopyTo(new Span<float>(keys + (slot * nkv * d), nkv * d));
-                    new ReadOnlySpan<float>(row + ((nh + nkv) * d), nkv * d).CopyTo(new Span<float>(values + (slot * nkv * d), nkv * d));
-
-                    // Key j is visible to the query at `pos` iff j <= pos (and j > pos - window).
-                    int start = window is int wnd ? Math.Max(0, pos - wnd + 1) : 0;
-                    for (int hq = 0; hq < nh; hq++)
+                    for (int i = 0; i < length; i++)
                     {
-                        HostKernels.Attend(
-                            row + (hq * d), keys, values, table, blockSize, start, pos + 1, nkv, hq / group, d, scale, scores,
-                            po + ((long)s * nh * d) + (hq * d));
+                        // Key j is visible to the query at `pos` iff j <= pos (and j > pos - window).
+                        int pos = context + i;
+                        long r = first + i;
+                        float* row = pqkv + (r * qkvDim);
+                        int start = window is int wnd ? Math.Max(0, pos - wnd + 1) : 0;
+                        for (int hq = 0; hq < nh; hq++)
+                        {
+                            HostKernels.Attend(
+                                row + (hq * d), keys, values, table, blockSize, start, pos + 1, nkv, hq / group, d, scale, scores,
+                                po + (r * nh * d) + (hq * d));
+                        }
                     }
                 }
 

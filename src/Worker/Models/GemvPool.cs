@@ -4,17 +4,20 @@ using System.Runtime.Intrinsics.X86;
 namespace Inference.Worker.Models;
 
 /// <summary>
-/// Small-batch matrix products for the host path: y[m] (+)= x[m] @ wT (+ bias) for a few rows, with wT in
-/// the model's [in, out] layout, split by output columns between the calling thread and persistent helper threads.
-/// At decode a step is a stream of ~25 weight reads of 0.25-4 MB; one core streams ~18 GB/s here and libtorch's mm
-/// keeps one core on them at batch 1, so splitting the columns over every core is what reaches the machine's bandwidth.
+/// Matrix products for the host path: y[m] (+)= x[m] @ wT (+ bias), with wT in the model's [in, out] layout, split by
+/// output columns between the calling thread and persistent helper threads. At decode a step is a stream of ~25
+/// weight reads of 0.25-4 MB; one core streams ~18 GB/s here and libtorch's mm keeps one core on them (at every
+/// batch size measured, up to 64 rows), so splitting the columns over every core is what reaches the machine's
+/// bandwidth at small batches and its compute at large ones. Up to <see cref="StreamingRows"/> rows stream w row by
+/// row; more rows run in 4 x 16 register tiles. Either way every output element is its init (bias, 0 or y) followed
+/// by one FMA per input in ascending order, so a row's result is bitwise the same whatever else is in the batch.
 /// Helpers spin briefly between products (a step's products come microseconds apart), then sleep; the caller's
 /// thread is the only one that posts work. Dispose stops the helpers.
 /// </summary>
 internal sealed unsafe class GemvPool : IDisposable
 {
-    /// <summary>Largest row count the host product takes; past it libtorch's GEMM is faster.</summary>
-    public const int MaxRows = 4;
+    /// <summary>Rows up to which a product streams w row by row (bandwidth-bound); more run in register tiles.</summary>
+    public const int StreamingRows = 4;
 
     private const int SpinIterations = 4_000;
     private readonly Helper[] _helpers;
@@ -49,13 +52,13 @@ internal sealed unsafe class GemvPool : IDisposable
 
     /// <summary>
     /// y[m, :] = (accumulate ? y[m, :] : bias or 0) + x[m, :] @ w, for x [rows, in], w [in, out], y [rows, out], all
-    /// row-major float32; out a multiple of 8; rows at most <see cref="MaxRows"/>.
+    /// row-major float32; out a multiple of 8.
     /// </summary>
     public void Run(float* x, int rows, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate)
     {
-        if (rows > MaxRows || outDim % 8 != 0)
+        if (rows < 1 || outDim % 8 != 0)
         {
-            throw new ArgumentException($"host product takes up to {MaxRows} rows and a multiple of 8 columns, got {rows} x {outDim}");
+            throw new ArgumentException($"host product takes at least one row and a multiple of 8 columns, got {rows} x {outDim}");
         }
 
         // Parts of at least 64 columns: below that the hand-off costs more than it saves.
@@ -85,10 +88,120 @@ internal sealed unsafe class GemvPool : IDisposable
         int chunk = ((job.Out / 8) + job.Parts - 1) / job.Parts * 8;
         int c0 = part * chunk;
         int c1 = Math.Min(job.Out, c0 + chunk);
-        if (c0 < c1)
+        if (c0 >= c1)
+        {
+            return;
+        }
+
+        if (job.Rows <= StreamingRows)
         {
             Columns(job.X, job.Rows, job.In, job.W, job.Out, job.Bias, job.Y, job.Accumulate, c0, c1);
         }
+        else
+        {
+            Tiled(job.X, job.Rows, job.In, job.W, job.Out, job.Bias, job.Y, job.Accumulate, c0, c1);
+        }
+    }
+
+    // Columns [c0, c1) of many rows: 4-row x 16-column tiles whose eight accumulators stay in registers over the whole
+    // input (a tile's 16-column strip of w stays in L1 while every row group reuses it); leftover rows and 8-column
+    // edges run one row x 8 columns at a time.
+    private static void Tiled(float* x, int rows, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate, int c0, int c1)
+    {
+        int m = 0;
+        for (; m + 4 <= rows; m += 4)
+        {
+            int c = c0;
+            for (; c + 16 <= c1; c += 16)
+            {
+                Tile4x16(x + ((long)m * inDim), inDim, w + c, outDim, bias is null ? null : bias + c, y + ((long)m * outDim) + c, accumulate);
+            }
+
+            for (; c < c1; c += 8)
+            {
+                for (int r = m; r < m + 4; r++)
+                {
+                    Tile1x8(x + ((long)r * inDim), inDim, w + c, outDim, bias is null ? null : bias + c, y + ((long)r * outDim) + c, accumulate);
+                }
+            }
+        }
+
+        for (; m < rows; m++)
+        {
+            for (int c = c0; c < c1; c += 8)
+            {
+                Tile1x8(x + ((long)m * inDim), inDim, w + c, outDim, bias is null ? null : bias + c, y + ((long)m * outDim) + c, accumulate);
+            }
+        }
+    }
+
+    private static void Tile4x16(float* x, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate)
+    {
+        float* y1 = y + outDim;
+        float* y2 = y1 + outDim;
+        float* y3 = y2 + outDim;
+        Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31;
+        if (accumulate)
+        {
+            a00 = Avx.LoadVector256(y);
+            a01 = Avx.LoadVector256(y + 8);
+            a10 = Avx.LoadVector256(y1);
+            a11 = Avx.LoadVector256(y1 + 8);
+            a20 = Avx.LoadVector256(y2);
+            a21 = Avx.LoadVector256(y2 + 8);
+            a30 = Avx.LoadVector256(y3);
+            a31 = Avx.LoadVector256(y3 + 8);
+        }
+        else
+        {
+            Vector256<float> b0 = bias is null ? Vector256<float>.Zero : Avx.LoadVector256(bias);
+            Vector256<float> b1 = bias is null ? Vector256<float>.Zero : Avx.LoadVector256(bias + 8);
+            a00 = a10 = a20 = a30 = b0;
+            a01 = a11 = a21 = a31 = b1;
+        }
+
+        float* x0 = x;
+        float* x1 = x0 + inDim;
+        float* x2 = x1 + inDim;
+        float* x3 = x2 + inDim;
+        for (int i = 0; i < inDim; i++)
+        {
+            float* wi = w + ((long)i * outDim);
+            Vector256<float> v0 = Avx.LoadVector256(wi);
+            Vector256<float> v1 = Avx.LoadVector256(wi + 8);
+            Vector256<float> s = Vector256.Create(x0[i]);
+            a00 = Fma.MultiplyAdd(v0, s, a00);
+            a01 = Fma.MultiplyAdd(v1, s, a01);
+            s = Vector256.Create(x1[i]);
+            a10 = Fma.MultiplyAdd(v0, s, a10);
+            a11 = Fma.MultiplyAdd(v1, s, a11);
+            s = Vector256.Create(x2[i]);
+            a20 = Fma.MultiplyAdd(v0, s, a20);
+            a21 = Fma.MultiplyAdd(v1, s, a21);
+            s = Vector256.Create(x3[i]);
+            a30 = Fma.MultiplyAdd(v0, s, a30);
+            a31 = Fma.MultiplyAdd(v1, s, a31);
+        }
+
+        Avx.Store(y, a00);
+        Avx.Store(y + 8, a01);
+        Avx.Store(y1, a10);
+        Avx.Store(y1 + 8, a11);
+        Avx.Store(y2, a20);
+        Avx.Store(y2 + 8, a21);
+        Avx.Store(y3, a30);
+        Avx.Store(y3 + 8, a31);
+    }
+
+    private static void Tile1x8(float* x, int inDim, float* w, int outDim, float* bias, float* y, bool accumulate)
+    {
+        Vector256<float> a = accumulate ? Avx.LoadVector256(y) : bias is null ? Vector256<float>.Zero : Avx.LoadVector256(bias);
+        for (int i = 0; i < inDim; i++)
+        {
+            a = Fma.MultiplyAdd(Avx.LoadVector256(w + ((long)i * outDim)), Vector256.Create(x[i]), a);
+        }
+
+        Avx.Store(y, a);
     }
 
     // Columns [c0, c1): each row's y chunk is initialised, then four input rows of w are folded in per pass (one y

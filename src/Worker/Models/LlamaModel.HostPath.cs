@@ -13,8 +13,8 @@ public sealed partial class LlamaModel
 
     /// <summary>
     /// Whether steps on a CPU float32 model run the host-fused path (<see cref="HostKernels"/>: the four products
-    /// per layer on the host's vector units for up to <see cref="GemvPool.MaxRows"/> rows, libtorch GEMMs above,
-    /// everything else fused on the host, K/V read in place): every decode-only step, and mixed or prefill steps
+    /// per layer on the host's vector units over every core (<see cref="GemvPool"/>), everything else fused on the host,
+    /// K/V read in place): every decode-only step, and mixed or prefill steps
     /// whose prefill attention is small (<see cref="HostMaxPrefillAttentionPairs"/>). On by default; off, every
     /// step takes the reference path of libtorch ops, which long prefills always take.
     /// </summary>
@@ -97,9 +97,9 @@ public sealed partial class LlamaModel
             _hostScratch = new float[Math.Max(scratchLength, _hostScratch.Length * 2)];
         }
 
-        // Small batches multiply on the host over every core (GemvPool); larger ones use libtorch's GEMM.
-        bool hostProducts = b <= GemvPool.MaxRows
-            && qkvDim % 8 == 0 && hidden % 8 == 0 && (2 * _intermediate) % 8 == 0 && vocab % 8 == 0;
+        // Products on the host over every core (GemvPool) when every output width is a multiple of 8; otherwise
+        // libtorch's GEMM (which runs on one core at these sizes).
+        bool hostProducts = qkvDim % 8 == 0 && hidden % 8 == 0 && (2 * _intermediate) % 8 == 0 && vocab % 8 == 0;
         if (hostProducts)
         {
             LowerTorchThreads();
@@ -121,6 +121,11 @@ public sealed partial class LlamaModel
         // y (+)= input @ wT (+ bias), rows [0, rows) of each.
         void Product(Tensor input, float* pin, int rows, Tensor wT, Tensor? bias, Tensor output, float* pout, bool accumulate)
         {
+            if (rows == 0)
+            {
+                return; // a step of prompt chunks that all need no logits
+            }
+
             if (hostProducts)
             {
                 _gemv!.Run(pin, rows, (int)wT.size(0), HostKernels.Data(wT), (int)wT.size(1), bias is null ? null : HostKernels.Data(bias), pout, accumulate);

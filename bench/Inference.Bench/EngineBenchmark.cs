@@ -15,7 +15,7 @@ namespace Inference.Bench;
 /// ignore_eos, greedy) at several concurrency levels, then a shared-prefix workload (a 512-token
 /// prefix plus 16 unique tokens, sequential requests, 8 output tokens) with prefix caching on and off.
 /// Progress goes to stderr, the markdown tables to stdout.
-/// Run: dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
+/// Run: dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N] [--model DIR]
 /// </summary>
 internal static class EngineBenchmark
 {
@@ -32,6 +32,7 @@ internal static class EngineBenchmark
         double seconds = 25;
         int prefixRequests = 16;
         int threads = 0;
+        string? model = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -48,6 +49,9 @@ internal static class EngineBenchmark
                 case "--threads":
                     threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
                     break;
+                case "--model":
+                    model = args[i + 1];
+                    break;
                 default:
                     Console.Error.WriteLine($"unknown option {args[i]}");
                     return 2;
@@ -60,10 +64,10 @@ internal static class EngineBenchmark
             return 2;
         }
 
-        return RunAsync(levels, seconds, prefixRequests, threads).GetAwaiter().GetResult();
+        return RunAsync(levels, seconds, prefixRequests, threads, model).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int[] levels, double seconds, int prefixRequests, int threads)
+    private static async Task<int> RunAsync(int[] levels, double seconds, int prefixRequests, int threads, string? model)
     {
         if (threads > 0)
         {
@@ -71,12 +75,22 @@ internal static class EngineBenchmark
         }
 
         var total = Stopwatch.StartNew();
-        string dir = Path.Combine(Path.GetTempPath(), "engine-bench-" + Guid.NewGuid().ToString("N"));
+        string dir = model ?? Path.Combine(Path.GetTempPath(), "engine-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
-            Console.Error.WriteLine("Generating the ~25M model (random weights) ...");
-            RandomModelWriter.Write(dir, RuntimeBenchmark.Model25M(), seed: 1);
+            if (model is null)
+            {
+                Console.Error.WriteLine("Generating the ~25M model (random weights) ...");
+                RandomModelWriter.Write(dir, RuntimeBenchmark.Model25M(), seed: 1);
+            }
+
             using ModelRuntime runtime = ModelRuntime.Load(new WorkerOptions { ModelDir = dir, KvCacheMemory = "128MiB", MaxNumBatchedTokens = 2048 });
+            s_vocab = runtime.Config.VocabSize;
+            if (runtime.Model.MaxModelLength < SharedPrefixLength + UniqueSuffixLength + PrefixOutputLength)
+            {
+                prefixRequests = 0; // the shared-prefix workload does not fit this model's context
+            }
+
             Console.Error.WriteLine($"Loaded: {runtime.Model.WeightBytes / 4 / 1e6:F1}M parameters, {runtime.Cache.NumBlocks} KV blocks of {runtime.Cache.BlockSize}, torch threads {get_num_threads()}, {Environment.ProcessorCount} cores");
 
             var levelResults = new List<LevelResult>();
@@ -85,7 +99,10 @@ internal static class EngineBenchmark
                 Console.Error.WriteLine("Warm-up ...");
                 var warmRandom = new Random(99);
                 await RunOne(engine, "warm-0", RandomTokens(warmRandom, PromptLength), OutputLength);
-                await RunOne(engine, "warm-1", RandomTokens(warmRandom, SharedPrefixLength + UniqueSuffixLength), PrefixOutputLength);
+                if (prefixRequests > 0)
+                {
+                    await RunOne(engine, "warm-1", RandomTokens(warmRandom, SharedPrefixLength + UniqueSuffixLength), PrefixOutputLength);
+                }
                 foreach (int level in levels)
                 {
                     levelResults.Add(await RunLevel(engine, level, seconds));
@@ -95,7 +112,7 @@ internal static class EngineBenchmark
             // Prefix caching off and on, alternating the order per round so that drift in the machine's
             // load does not favour one side; each round uses its own shared prefix and fresh engines.
             var ttft = new Dictionary<bool, List<PrefixRequest>> { [false] = [], [true] = [] };
-            for (int round = 0; round < PrefixRounds; round++)
+            for (int round = 0; round < PrefixRounds && prefixRequests > 0; round++)
             {
                 foreach (bool caching in round % 2 == 0 ? new[] { false, true } : [true, false])
                 {
@@ -108,7 +125,7 @@ internal static class EngineBenchmark
         }
         finally
         {
-            if (Directory.Exists(dir))
+            if (model is null && Directory.Exists(dir))
             {
                 Directory.Delete(dir, recursive: true);
             }
@@ -247,13 +264,16 @@ internal static class EngineBenchmark
             : stream!;
     }
 
+    // The loaded model's vocabulary (set once, before any prompt is made).
+    private static int s_vocab = 32_000;
+
     private static int[] RandomTokens(Random random, int length)
     {
         // Above the synthetic tokenizer's special and byte tokens, so prompts are plain text pieces.
         int[] tokens = new int[length];
         for (int i = 0; i < tokens.Length; i++)
         {
-            tokens[i] = random.Next(1000, 32_000);
+            tokens[i] = random.Next(Math.Min(1000, s_vocab / 4), s_vocab);
         }
 
         return tokens;
@@ -271,6 +291,13 @@ internal static class EngineBenchmark
         foreach (LevelResult l in levels)
         {
             Console.WriteLine(string.Create(inv, $"| {l.Concurrency} | {l.Requests} | {l.TokensPerSecond:F1} | {l.TokensPerSecond / baseline:F2}x | {l.MeanTtftMs:F1} | {l.MeanItlMs:F2} | {l.Steps / l.ElapsedSeconds:F1} |"));
+        }
+
+        if (prefixRequests == 0)
+        {
+            Console.WriteLine(string.Create(inv, $"Shared prefix: skipped (off, or the model's context is under {SharedPrefixLength + UniqueSuffixLength + PrefixOutputLength} tokens)."));
+            Console.WriteLine(string.Create(inv, $"Total bench time {total.TotalSeconds:F0} s."));
+            return;
         }
 
         Console.WriteLine();

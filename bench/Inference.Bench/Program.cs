@@ -16,7 +16,7 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- schedule [BenchmarkDotNet options]
 //        dotnet run -c Release --project bench/Inference.Bench -- step [BenchmarkDotNet options]
 //          (managed bytes allocated and time per decode EngineCore.Step on the bundled model, batch 1 and 32)
-//        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N]
+//        dotnet run -c Release --project bench/Inference.Bench -- engine [--concurrency 1,8,32] [--seconds 25] [--prefix-requests 16] [--threads N] [--model DIR]
 //        dotnet run -c Release --project bench/Inference.Bench -- gateway [--concurrency 1,16] [--requests 40,160]
 //          (gateway overhead: direct worker vs OpenAI HTTP SSE vs gRPC streaming, interleaved in one run; add
 //          --artifacts-path DIR before `--` when sharing the machine)

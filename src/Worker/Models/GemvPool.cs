@@ -52,6 +52,10 @@ internal sealed unsafe class GemvPool : IDisposable
         public float* Y;
         public bool Accumulate;
         public int Parts;
+
+        // A parallel loop instead of a product: items [0, Count) split into Parts contiguous ranges.
+        public Action<int, int, int>? Body;
+        public int Count;
     }
 
     /// <summary>
@@ -82,6 +86,36 @@ internal sealed unsafe class GemvPool : IDisposable
     }
 
     /// <summary>
+    /// Runs body(part, start, end) over items [0, <paramref name="count"/>) split into contiguous ranges, one per
+    /// thread (the caller's is part 0); returns when every range is done. Parts never exceed <see cref="Parts"/>.
+    /// </summary>
+    public void For(int count, Action<int, int, int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (count <= 0)
+        {
+            return;
+        }
+
+        int parts = Math.Min(_helpers.Length + 1, count);
+        _parked = false;
+        _job = new Job { Body = body, Count = count, Parts = parts };
+        for (int i = 0; i < parts - 1; i++)
+        {
+            _helpers[i].Post();
+        }
+
+        Compute(in _job, 0);
+        for (int i = 0; i < parts - 1; i++)
+        {
+            _helpers[i].WaitDone();
+        }
+    }
+
+    /// <summary>Threads work is split over: the caller and the helpers.</summary>
+    public int Parts => _helpers.Length + 1;
+
+    /// <summary>
     /// The caller is done with products for a while (libtorch's own threads are about to run): helpers sleep at once
     /// instead of spinning, so they never compete with those for the cores. The next <see cref="Run"/> wakes them.
     /// </summary>
@@ -89,6 +123,18 @@ internal sealed unsafe class GemvPool : IDisposable
 
     private void Compute(in Job job, int part)
     {
+        if (job.Body is { } body)
+        {
+            int start = (int)((long)job.Count * part / job.Parts);
+            int end = (int)((long)job.Count * (part + 1) / job.Parts);
+            if (start < end)
+            {
+                body(part, start, end);
+            }
+
+            return;
+        }
+
         int chunk = ((job.Out / 8) + job.Parts - 1) / job.Parts * 8;
         int c0 = part * chunk;
         int c1 = Math.Min(job.Out, c0 + chunk);

@@ -5,8 +5,16 @@ namespace Inference.Worker.Models;
 
 public sealed partial class LlamaModel
 {
-    // Scores, a rolled head and a gate row: grown to the longest context seen, reused every step (pinned by `fixed`).
+    // A rolled head, a gate row, then one score row per thread: grown to the longest context seen, reused every
+    // step (pinned by `fixed`).
     private float[] _hostScratch = [];
+
+    // The step's attention, split by (token, query head) over the product threads; made once, reused every layer.
+    private AttentionWork? _attention;
+
+    // Key rows read (over all query heads) from which a layer's attention is split over the threads: ~0.1 ms of work
+    // at head_dim 64; below it (a few sequences at short contexts) the hand-off costs about what it saves.
+    private const long AttentionSplitKeyReads = 4096;
 
     // Helper threads for the small-batch products, started on the first host-path step (CPU models only).
     private GemvPool? _gemv;
@@ -91,7 +99,8 @@ public sealed partial class LlamaModel
         int vocab = Config.VocabSize;
         float scale = 1f / MathF.Sqrt(d);
         int? window = Config.SlidingWindow;
-        int scratchLength = batch.MaxKvLength + d + _intermediate;
+        int threads = 1 + HostHelperThreads;
+        int scratchLength = d + _intermediate + (threads * batch.MaxKvLength);
         if (_hostScratch.Length < scratchLength)
         {
             _hostScratch = new float[Math.Max(scratchLength, _hostScratch.Length * 2)];
@@ -155,9 +164,10 @@ public sealed partial class LlamaModel
         float* sin = HostKernels.Data(_rope.SinSigned);
         fixed (float* scratch = _hostScratch)
         {
-            float* scores = scratch;
-            float* rolled = scratch + batch.MaxKvLength;
+            float* rolled = scratch;
             float* gateScratch = rolled + d;
+            AttentionWork attention = _attention ??= new AttentionWork();
+            attention.Begin(batch, pqkv, po, qkvDim, nh, nkv, d, blockSize, scale, window, gateScratch + _intermediate, batch.MaxKvLength);
             if (_embedTokens is null)
             {
                 // Tied: row `token` of embed_tokens is column `token` of lm_head^T [hidden, vocab].
@@ -194,7 +204,7 @@ public sealed partial class LlamaModel
                     int context = batch.ContextLengthOf(s);
                     IReadOnlyList<int> table = batch.BlockTableOf(s);
 
-                    // The chunk's K/V go into the cache first, so each of its queries reads the ones before it in place.
+                    // K/V go into the cache first, so each query of a chunk reads the ones before it in place.
                     for (int i = 0; i < length; i++)
                     {
                         int pos = context + i;
@@ -208,21 +218,18 @@ public sealed partial class LlamaModel
                         new ReadOnlySpan<float>(row + (nh * d), nkv * d).CopyTo(new Span<float>(keys + (slot * nkv * d), nkv * d));
                         new ReadOnlySpan<float>(row + ((nh + nkv) * d), nkv * d).CopyTo(new Span<float>(values + (slot * nkv * d), nkv * d));
                     }
+                }
 
-                    for (int i = 0; i < length; i++)
-                    {
-                        // Key j is visible to the query at `pos` iff j <= pos (and j > pos - window).
-                        int pos = context + i;
-                        long r = first + i;
-                        float* row = pqkv + (r * qkvDim);
-                        int start = window is int wnd ? Math.Max(0, pos - wnd + 1) : 0;
-                        for (int hq = 0; hq < nh; hq++)
-                        {
-                            HostKernels.Attend(
-                                row + (hq * d), keys, values, table, blockSize, start, pos + 1, nkv, hq / group, d, scale, scores,
-                                po + (r * nh * d) + (hq * d));
-                        }
-                    }
+                // Every (token, query head) attends on its own: split over the product threads when there is enough of it.
+                attention.Keys = keys;
+                attention.Values = values;
+                if (_gemv is { } pool && attention.KeyReads >= AttentionSplitKeyReads)
+                {
+                    pool.For(b * nh, attention.Body);
+                }
+                else
+                {
+                    attention.Body(0, 0, b * nh);
                 }
 
                 Product(o, po, b, w.OProj, null, x, px, accumulate: true);
@@ -243,6 +250,85 @@ public sealed partial class LlamaModel
             Tensor logits = empty([rows.Count, vocab], ScalarType.Float32);
             Product(h, ph, rows.Count, _lmHeadT, null, logits, HostKernels.Data(logits), accumulate: false);
             return logits.MoveToOuterDisposeScope();
+        }
+    }
+
+    // Attention of one host step: item = token row * heads + query head; each thread has its own score row.
+    private sealed unsafe class AttentionWork
+    {
+        private ForwardBatch _batch = null!;
+        private int[] _rowSequence = [];
+        private float* _qkv;
+        private float* _out;
+        private float* _scores;
+        private int _scoresStride;
+        private int _qkvDim;
+        private int _heads;
+        private int _kvHeads;
+        private int _d;
+        private int _blockSize;
+        private float _scale;
+        private int? _window;
+
+        public AttentionWork() => Body = Run;
+
+        public Action<int, int, int> Body { get; }
+
+        public float* Keys { get; set; }
+
+        public float* Values { get; set; }
+
+        /// <summary>Key rows the step's attention reads per layer, over every query head.</summary>
+        public long KeyReads { get; private set; }
+
+        public void Begin(ForwardBatch batch, float* qkv, float* output, int qkvDim, int heads, int kvHeads, int d, int blockSize, float scale, int? window, float* scores, int scoresStride)
+        {
+            _batch = batch;
+            _qkv = qkv;
+            _out = output;
+            _qkvDim = qkvDim;
+            _heads = heads;
+            _kvHeads = kvHeads;
+            _d = d;
+            _blockSize = blockSize;
+            _scale = scale;
+            _window = window;
+            _scores = scores;
+            _scoresStride = scoresStride;
+            if (_rowSequence.Length < batch.NumTokens)
+            {
+                _rowSequence = new int[Math.Max(batch.NumTokens, _rowSequence.Length * 2)];
+            }
+
+            long keyReads = 0;
+            for (int s = 0; s < batch.NumSequences; s++)
+            {
+                int first = batch.QueryStartOf(s);
+                int length = batch.QueryLengthOf(s);
+                _rowSequence.AsSpan(first, length).Fill(s);
+                keyReads += ((long)length * batch.ContextLengthOf(s)) + ((long)length * (length + 1) / 2);
+            }
+
+            KeyReads = keyReads * heads;
+        }
+
+        private void Run(int part, int start, int end)
+        {
+            float* scores = _scores + ((long)part * _scoresStride);
+            int group = _heads / _kvHeads;
+            for (int item = start; item < end; item++)
+            {
+                int r = item / _heads;
+                int hq = item % _heads;
+                int s = _rowSequence[r];
+
+                // Key j is visible to the query at `pos` iff j <= pos (and j > pos - window).
+                int pos = _batch.ContextLengthOf(s) + (r - _batch.QueryStartOf(s));
+                int first = _window is int w ? Math.Max(0, pos - w + 1) : 0;
+                HostKernels.Attend(
+                    _qkv + ((long)r * _qkvDim) + (hq * _d), Keys, Values, _batch.BlockTableOf(s), _blockSize, first, pos + 1,
+                    _kvHeads, hq / group, _d, _scale, scores, _out + ((long)r * _heads * _d) + (hq * _d));
+            }
         }
     }
 }

@@ -88,6 +88,41 @@ public sealed class GemvPoolTests
     }
 
     [Fact]
+    public async Task For_CoversEveryItemOnceOnEveryThread_AndInterleavesWithProducts()
+    {
+        // Parallel loops (the host path's attention) and products share the helpers and their hand-offs.
+        await Task.Run(() =>
+        {
+            using var pool = new GemvPool(Math.Max(1, Environment.ProcessorCount - 1));
+            using var random = new Generator(8);
+            var shapes = new Random(4);
+            for (int i = 0; i < 2000; i++)
+            {
+                int count = shapes.Next(1, 50);
+                int[] seen = new int[count];
+                var parts = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+                pool.For(count, (part, start, end) =>
+                {
+                    parts[part] = true;
+                    for (int k = start; k < end; k++)
+                    {
+                        Interlocked.Increment(ref seen[k]);
+                    }
+                });
+                Assert.All(seen, n => Assert.Equal(1, n));
+                Assert.Equal(Math.Min(count, pool.Parts), parts.Count);
+                Assert.All(parts.Keys, p => Assert.InRange(p, 0, pool.Parts - 1));
+                float error = Check(pool, random, shapes.Next(1, 9), shapes.Next(1, 30), 8 * shapes.Next(1, 20), bias: false, accumulate: i % 2 == 0);
+                Assert.True(error < 1e-5f, $"call {i}: relative error {error}");
+                if (i % 11 == 0)
+                {
+                    pool.Park();
+                }
+            }
+        }).WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task Run_ThousandsOfCallsWithParksBetween_AllCorrectAndNoHang()
     {
         // Helpers alternate between spinning (back-to-back products) and sleeping (parked, as after a forward), the

@@ -14,7 +14,7 @@ public sealed partial class LlamaModel
 
     // Key rows read (over all query heads) from which a layer's attention is split over the threads: ~0.1 ms of work
     // at head_dim 64; below it (a few sequences at short contexts) the hand-off costs about what it saves.
-    private const long AttentionSplitKeyReads = 4096;
+    internal const long AttentionSplitKeyReads = 4096;
 
     // Helper threads for the small-batch products, started on the first host-path step (CPU models only).
     private GemvPool? _gemv;

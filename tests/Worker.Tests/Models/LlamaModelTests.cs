@@ -149,6 +149,42 @@ public sealed class LlamaModelTests
         Assert.True(TestModels.MaxAbsDiff(referenceNext, hostNext) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(referenceNext, hostNext)}");
     }
 
+    [Fact]
+    public void Forward_HostDecodeWithAttentionSplitOverThreads_MatchesTheLibtorchReferencePath()
+    {
+        // Enough sequences and context that each layer's attention is split over the product threads.
+        ModelConfig config = TestModels.Config(ModelArchitecture.Llama);
+        using var model = LlamaModel.Load(config, new RandomWeightSource(13, std: 0.08), ScalarType.Float32, CPU);
+        using var cache = TestModels.Cache(model, numBlocks: 480, blockSize: 4);
+        model.HostHelperThreads = 2;
+        using var scope = NewDisposeScope();
+        using var noGrad = inference_mode();
+        const int sequences = 16;
+        int[][] tables = Enumerable.Range(0, sequences).Select(s => Enumerable.Range(0, 30).Select(j => (j * sequences) + s).ToArray()).ToArray();
+        int[] contexts = Enumerable.Range(0, sequences).Select(s => 70 + (s * 3)).ToArray();
+        model.UseHostKernels = false;
+        var prefill = new ForwardBatch { BlockSize = 4 };
+        for (int s = 0; s < sequences; s++)
+        {
+            prefill.Add(TestModels.Tokens(contexts[s], 40 + s, 96), 0, tables[s]);
+        }
+
+        model.Forward(prefill, cache);
+        var decode = new ForwardBatch { BlockSize = 4 };
+        for (int s = 0; s < sequences; s++)
+        {
+            decode.Add([(s * 5) % 96], contexts[s], tables[s]);
+        }
+
+        Assert.True(contexts.Sum(c => (long)c + 1) * config.NumAttentionHeads >= LlamaModel.AttentionSplitKeyReads, "the step must be large enough to split");
+        Tensor reference = model.Forward(decode, cache);
+        model.UseHostKernels = true;
+        Tensor host = model.Forward(decode, cache);
+
+        Assert.Equal([(long)sequences, config.VocabSize], host.shape);
+        Assert.True(TestModels.MaxAbsDiff(reference, host) < 1e-5f, $"max abs diff {TestModels.MaxAbsDiff(reference, host)}");
+    }
+
     // Tensors created by one decode forward of one sequence (each libtorch op that returns a tensor creates one).
     private static long TensorsPerDecodeStep(int layers, bool host)
     {

@@ -28,7 +28,7 @@ internal static class ProfileBenchmark
         using LlamaModel model = LlamaModel.Load(config, new RandomWeightSource(seed: 1), ScalarType.Float32, CPU, maxModelLength: 1024);
         Console.WriteLine($"torch threads: {get_num_threads()}, interop threads: {get_num_interop_threads()}; decode at context {context}; best of {Rounds} rounds x {iterations}");
         Console.WriteLine();
-        Console.WriteLine("| batch | pack us | forward ms (host decode) | forward ms (libtorch ops) | sample us | step ms (sum) |");
+        Console.WriteLine("| batch | pack us | forward ms (host path) | forward ms (libtorch ops) | sample us | step ms (sum) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
 
         foreach (int b in batchSizes)

@@ -72,8 +72,6 @@ public sealed class SamplingBatch : IDisposable
 
     internal int StepCount => _stepRows.Count;
 
-    internal IReadOnlyList<int> StepRows => _stepRows;
-
     internal StepLayout Layout { get; private set; } = StepLayout.Empty;
 
     /// <summary>
@@ -161,8 +159,6 @@ public sealed class SamplingBatch : IDisposable
 
         return p;
     }
-
-    internal bool BelowMinTokens(int position) => _stepBelowMin[position];
 
     /// <summary>The step's derived tensors, rebuilt only when the row list or the membership changed.</summary>
     internal StepLayout PrepareLayout()

@@ -9,7 +9,7 @@ namespace Inference.Worker.Tests.Engine;
 /// <summary>Drives an <see cref="EngineCore"/> directly (no thread): add requests, step until idle, read the events.</summary>
 internal static class CoreDriver
 {
-    public sealed record Output(List<int> Tokens, FinishReason Finish, RequestUsage? Usage);
+    public sealed record Output(List<int> Tokens, FinishReason Finish, RequestUsage? Usage, List<float> Logprobs);
 
     public static EngineCore Core(ModelRuntime runtime, int maxBatchedTokens = 2048, ulong seed = 1) =>
         new(runtime, new EngineOptions { Scheduler = new SchedulerOptions { MaxNumBatchedTokens = maxBatchedTokens } }, TimeProvider.System, new Random((int)seed));
@@ -39,6 +39,7 @@ internal static class CoreDriver
     public static Output Read(ChannelReader<EngineEvent> events)
     {
         var tokens = new List<int>();
+        var logprobs = new List<float>();
         FinishReason finish = FinishReason.None;
         RequestUsage? usage = null;
         while (events.TryRead(out EngineEvent e))
@@ -47,6 +48,7 @@ internal static class CoreDriver
             if (e.HasToken)
             {
                 tokens.Add(e.TokenId);
+                logprobs.Add(e.Logprob);
             }
 
             if (e.Finish != FinishReason.None)
@@ -58,7 +60,7 @@ internal static class CoreDriver
         }
 
         Assert.True(events.Completion.IsCompleted, "the stream has not ended");
-        return new Output(tokens, finish, usage);
+        return new Output(tokens, finish, usage, logprobs);
     }
 
     /// <summary>Generates for <paramref name="target"/> alone or beside <paramref name="others"/> and returns its output.</summary>

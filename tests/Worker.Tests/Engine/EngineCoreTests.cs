@@ -50,6 +50,27 @@ public sealed class EngineCoreTests : IClassFixture<EngineFixture>, IDisposable
     }
 
     [Fact]
+    public void Greedy_AloneAndBatched_LogprobsAreBitwiseEqual()
+    {
+        // Every step here runs on the host path, whose products, norms and attention compute each row the same way
+        // whatever shares its step (a decode beside others, or beside prompt chunks): logprobs match to the bit,
+        // not only the argmax.
+        int[] prompt = TestModels.Tokens(11, 3, Vocab);
+        var p = new SamplingParams { Temperature = 0, MaxTokens = 20, IgnoreEos = true, Logprobs = 2 };
+        CoreDriver.Output alone = CoreDriver.Generate(_runtime, 512, (prompt, p));
+        CoreDriver.Output batched = CoreDriver.Generate(
+            _runtime,
+            12,
+            (prompt, p),
+            Others(i => new SamplingParams { Temperature = 0.7f, Seed = (ulong)i, MaxTokens = 4 + (i * 3), FrequencyPenalty = 0.3f }));
+
+        Assert.Equal(alone.Tokens, batched.Tokens);
+        Assert.Equal(20, alone.Logprobs.Count);
+        Assert.All(alone.Logprobs, l => Assert.True(l < 0));
+        Assert.Equal(alone.Logprobs, batched.Logprobs);
+    }
+
+    [Fact]
     public void Seeded_AloneAndBatched_IsIdentical()
     {
         int[] prompt = TestModels.Tokens(7, 4, Vocab);

@@ -154,14 +154,17 @@ public sealed class SamplingBatchTests
         Step(withSampled: true);
         long builds = batch.LayoutBuilds;
         long uploads = batch.Uploads;
+        long bytes = batch.UploadedBytes;
         for (int i = 0; i < 10; i++)
         {
             Step(withSampled: true);
         }
 
-        // Per steady step: the uniforms, and the sampled row's new token for its penalty state. Nothing else.
+        // Per steady step: the sampled row's uniform (one float), and its new token for its penalty state (slot and
+        // token, two longs). Nothing else.
         Assert.Equal(builds, batch.LayoutBuilds);
         Assert.Equal(uploads + (10 * 2), batch.Uploads);
+        Assert.Equal(bytes + (10 * (sizeof(float) + (2 * sizeof(long)))), batch.UploadedBytes);
 
         // A greedy row alone without penalties uploads nothing once its layout is built.
         Step(withSampled: false);

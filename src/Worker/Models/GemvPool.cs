@@ -470,7 +470,18 @@ internal sealed unsafe class GemvPool : IDisposable
                         return state;
                     }
 
-                    Thread.SpinWait(8);
+                    // Now and then give the core to any other runnable thread (the server's I/O, another engine in
+                    // the process): a pure spin would hold it for the whole wait while the thread that will post
+                    // the next product may be the one waiting for a core. With nothing else runnable this returns
+                    // at once.
+                    if ((i & 63) == 63)
+                    {
+                        Thread.Yield();
+                    }
+                    else
+                    {
+                        Thread.SpinWait(8);
+                    }
                 }
 
                 Interlocked.Exchange(ref _sleeping, 1);

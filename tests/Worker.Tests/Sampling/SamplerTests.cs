@@ -156,37 +156,66 @@ public sealed class SamplerTests
     [Fact]
     public void Sample_TopPOnLargeVocabulary_SameTokensWhetherTheStepSortsAllOrTriesCandidates()
     {
-        // A peaked row alone takes the candidates path (its nucleus is in the top 64 of 1000); beside a flat row whose
-        // nucleus is not, the whole step sorts the vocabulary. The peaked row must pick the same tokens either way, and
-        // the flat row the same as alone.
+        // A peaked row alone takes the candidates path (its nucleus is in the top 64 of 2000); a broad row (a nucleus
+        // of a few hundred) and a near-uniform one need the full sort. Beside each other, a step takes the full sort
+        // when any row needs it: every row must pick the same tokens as alone.
         using var scope = NewDisposeScope();
-        const int vocab = 1000;
+        const int vocab = 2000;
         using var g = new TorchSharp.torch.Generator(9);
-        Tensor peaked = randn([1, vocab], generator: g) * 6;
-        Tensor flat = randn([1, vocab], generator: g) * 0.5;
+        Tensor peaked = randn([1, vocab], generator: g) * 4;
+        Tensor broad = randn([1, vocab], generator: g) * 2.5;
+        Tensor flat = randn([1, vocab], generator: g) * 0.05;
         var p = new SamplingParams { Temperature = 1f, TopP = 0.8f, Seed = 5 };
         var sampler = new Sampler();
         var result = new SampleResult();
-        var peakedAlone = new List<int>();
-        var flatAlone = new List<int>();
-        var peakedBatched = new List<int>();
-        var flatBatched = new List<int>();
+        Tensor[] rows = [peaked, broad, flat];
+        var alone = rows.Select(_ => new List<int>()).ToArray();
+        var pairs = rows.Select(_ => new List<int>()).ToArray();
+        var all = rows.Select(_ => new List<int>()).ToArray();
         for (int step = 0; step < 60; step++)
         {
-            double u = SeededUniform.At(5, step);
-            sampler.Sample(peaked, [Row(p, u)], result);
-            peakedAlone.Add(result.TokenIds[0]);
-            sampler.Sample(flat, [Row(p, 1 - u)], result);
-            flatAlone.Add(result.TokenIds[0]);
-            sampler.Sample(cat([flat, peaked], 0), [Row(p, 1 - u), Row(p, u)], result);
-            flatBatched.Add(result.TokenIds[0]);
-            peakedBatched.Add(result.TokenIds[1]);
+            double[] u = [SeededUniform.At(5, step), SeededUniform.At(6, step), SeededUniform.At(7, step)];
+            for (int r = 0; r < rows.Length; r++)
+            {
+                sampler.Sample(rows[r], [Row(p, u[r])], result);
+                alone[r].Add(result.TokenIds[0]);
+            }
+
+            // Peaked beside broad, and all three (both full sorts).
+            sampler.Sample(cat([broad, peaked], 0), [Row(p, u[1]), Row(p, u[0])], result);
+            pairs[1].Add(result.TokenIds[0]);
+            pairs[0].Add(result.TokenIds[1]);
+            sampler.Sample(cat([flat, broad, peaked], 0), [Row(p, u[2]), Row(p, u[1]), Row(p, u[0])], result);
+            all[2].Add(result.TokenIds[0]);
+            all[1].Add(result.TokenIds[1]);
+            all[0].Add(result.TokenIds[2]);
         }
 
-        Assert.Equal(peakedAlone, peakedBatched);
-        Assert.Equal(flatAlone, flatBatched);
-        Assert.True(peakedAlone.Distinct().Count() > 3, "the peaked row must still sample among several tokens");
-        Assert.True(flatAlone.Distinct().Count() > 40, "the flat row's nucleus must be wide (more than the 64 candidates can cover)");
+        Assert.Equal(alone[0], pairs[0]);
+        Assert.Equal(alone[1], pairs[1]);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            Assert.Equal(alone[r], all[r]);
+        }
+
+        // The rows really need the three paths: their nucleus sizes.
+        int Nucleus(Tensor row)
+        {
+            float[] sorted = row.softmax(1).sort(1, descending: true).Values.data<float>().ToArray();
+            int kept = 0;
+            double before = 0;
+            while (kept < sorted.Length && before < 0.8)
+            {
+                before += sorted[kept++];
+            }
+
+            return kept;
+        }
+
+        Assert.InRange(Nucleus(peaked), 2, 64);
+        Assert.InRange(Nucleus(broad), 65, 512);
+        Assert.InRange(Nucleus(flat), 513, vocab);
+        Assert.True(alone[1].Distinct().Count() > 20, "the broad row must sample among many tokens");
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using BenchmarkDotNet.Attributes;
+using Inference.Worker.Cli;
 using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
 using Inference.Worker.Sampling;
@@ -32,7 +33,7 @@ public class StepBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        string dir = FindBundledModel();
+        string dir = BundledModelLocator.Find() ?? throw new DirectoryNotFoundException($"{BundledModelLocator.RelativePath} not found above the current directory or the binaries");
         _runtime = ModelRuntime.Load(new WorkerOptions { ModelDir = dir, Dtype = "float32", KvCacheMemory = "64MiB" });
     }
 
@@ -103,19 +104,5 @@ public class StepBenchmark
             {
             }
         }
-    }
-
-    private static string FindBundledModel()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "models", "brown-llama-5m");
-            if (File.Exists(Path.Combine(candidate, "config.json")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("models/brown-llama-5m not found above " + AppContext.BaseDirectory);
     }
 }

@@ -97,7 +97,7 @@ internal sealed unsafe class GemvPool : IDisposable
             return;
         }
 
-        int parts = Math.Min(_helpers.Length + 1, count);
+        int parts = Math.Min(Parts, count);
         _parked = false;
         _job = new Job { Body = body, Count = count, Parts = parts };
         for (int i = 0; i < parts - 1; i++)

@@ -163,22 +163,21 @@ public sealed class Sampler
         // Rows that only scale by temperature (and maybe min_p) sample over the unsorted distribution;
         // rows with top_k/top_p sample over the sorted one. The choice is per row, never per batch.
         Tensor ids = greedyIds.clone();
-        int plain = layout.PlainPositions.Length;
-        int[] positions = [.. layout.PlainPositions, .. layout.SortedPositions];
-        Tensor uniforms = batch.Uniforms(positions);
-        if (plain > 0)
+        Tensor uniforms = batch.Uniforms(layout.SampledPositions);
+        int plain = layout.Plain?.Count ?? 0;
+        if (layout.Plain is { } plainRows)
         {
-            Tensor probs = Probabilities(x, layout.PlainIndex!, layout.PlainTemperatures!, layout.PlainMinP);
+            Tensor probs = Probabilities(x, plainRows);
             Tensor chosen = InverseCdf(probs, uniforms.narrow(0, 0, plain));
-            ids.index_copy_(0, layout.PlainIndex!, chosen);
+            ids.index_copy_(0, plainRows.Index, chosen);
         }
 
-        if (layout.SortedPositions.Length > 0)
+        if (layout.Sorted is { } sortedRows)
         {
-            Tensor probs = Probabilities(x, layout.SortedIndex!, layout.SortedTemperatures!, layout.SortedMinP);
+            Tensor probs = Probabilities(x, sortedRows);
             (Tensor sortedProbs, Tensor sortedIds) = Nucleus(probs, layout, batch.Vocab);
-            Tensor position = InverseCdf(sortedProbs, uniforms.narrow(0, plain, layout.SortedPositions.Length));
-            ids.index_copy_(0, layout.SortedIndex!, sortedIds.gather(1, position.unsqueeze(1)).squeeze(1));
+            Tensor position = InverseCdf(sortedProbs, uniforms.narrow(0, plain, sortedRows.Count));
+            ids.index_copy_(0, sortedRows.Index, sortedIds.gather(1, position.unsqueeze(1)).squeeze(1));
         }
 
         return ids;
@@ -225,10 +224,10 @@ public sealed class Sampler
         return (kept * (massBefore < layout.TopP!), covered);
     }
 
-    private static Tensor Probabilities(Tensor x, Tensor index, Tensor temperatures, Tensor? minP)
+    private static Tensor Probabilities(Tensor x, SamplingBatch.SampleGroup group)
     {
-        Tensor probs = (x.index_select(0, index) / temperatures).softmax(1);
-        if (minP is not null)
+        Tensor probs = (x.index_select(0, group.Index) / group.Temperatures).softmax(1);
+        if (group.MinP is { } minP)
         {
             Tensor threshold = probs.amax([1L], keepdim: true) * minP;
             probs = probs * (probs >= threshold);

@@ -395,6 +395,9 @@ public sealed class SamplingBatch : IDisposable
         _counts!.index_put_(ones([n], ScalarType.Float32, Device), [slots, tokens], accumulate: true);
     }
 
+    /// <summary>Sampled rows of one kind: how many, their step positions, temperatures [n, 1] and min_p [n, 1] (null: none).</summary>
+    internal sealed record SampleGroup(int Count, Tensor Index, Tensor Temperatures, Tensor? MinP);
+
     /// <summary>Tensors derived from one list of step rows; detached from dispose scopes and owned by the batch.</summary>
     internal sealed class StepLayout : IDisposable
     {
@@ -403,23 +406,14 @@ public sealed class SamplingBatch : IDisposable
 
         public static StepLayout Empty { get; } = new();
 
-        /// <summary>Positions in the step of rows that sample (non-greedy) over the unsorted distribution.</summary>
-        public int[] PlainPositions { get; private init; } = [];
+        /// <summary>Rows that sample (non-greedy) over the unsorted distribution (temperature, maybe min_p).</summary>
+        public SampleGroup? Plain { get; private set; }
 
-        /// <summary>Positions of rows with top-k or top-p (sampled over the sorted distribution).</summary>
-        public int[] SortedPositions { get; private init; } = [];
+        /// <summary>Rows with top-k or top-p (sampled over the sorted distribution).</summary>
+        public SampleGroup? Sorted { get; private set; }
 
-        public Tensor? PlainIndex { get; private set; }
-
-        public Tensor? PlainTemperatures { get; private set; }
-
-        public Tensor? PlainMinP { get; private set; }
-
-        public Tensor? SortedIndex { get; private set; }
-
-        public Tensor? SortedTemperatures { get; private set; }
-
-        public Tensor? SortedMinP { get; private set; }
+        /// <summary>The step positions of the plain then the sorted rows: the order the step's uniforms are drawn in.</summary>
+        public int[] SampledPositions { get; private init; } = [];
 
         public Tensor? TopK { get; private set; }
 
@@ -456,7 +450,7 @@ public sealed class SamplingBatch : IDisposable
 
         public bool[] WantsLogprobs { get; private init; } = [];
 
-        public bool AnySampled => PlainPositions.Length + SortedPositions.Length > 0;
+        public bool AnySampled => SampledPositions.Length > 0;
 
         public static StepLayout Build(SamplingBatch batch, List<int> rows)
         {
@@ -491,51 +485,28 @@ public sealed class SamplingBatch : IDisposable
             }
 
             long vocab = batch.Vocab;
-            int maxTopK = 0;
+            var ks = new long[sorted.Count];
             int maxFiniteTopK = 0;
-            foreach (int i in sorted)
+            for (int r = 0; r < sorted.Count; r++)
             {
-                SamplingParams p = batch.ParamsOf(rows[i]);
-                maxTopK = (int)Math.Max(maxTopK, p.TopK > 0 ? Math.Min(p.TopK, vocab) : vocab);
-                maxFiniteTopK = (int)Math.Max(maxFiniteTopK, p.TopK > 0 ? Math.Min(p.TopK, vocab) : 0);
+                int topK = batch.ParamsOf(rows[sorted[r]]).TopK;
+                ks[r] = topK > 0 ? Math.Min(topK, vocab) : vocab;
+                maxFiniteTopK = (int)Math.Max(maxFiniteTopK, topK > 0 ? ks[r] : 0);
             }
 
             var layout = new StepLayout
             {
-                PlainPositions = [.. plain],
-                SortedPositions = [.. sorted],
-                MaxTopK = maxTopK,
+                SampledPositions = [.. plain, .. sorted],
+                MaxTopK = ks.Length == 0 ? 0 : (int)ks.Max(),
                 NucleusCandidates = (int)Math.Min(vocab, Math.Max(NucleusCandidatesMin, maxFiniteTopK)),
                 TopN = topN,
                 AnyLogprobs = anyLogprobs,
                 WantsLogprobs = wants,
             };
-            if (plain.Count > 0)
-            {
-                layout.PlainIndex = layout.Own(batch.Upload(Positions(plain)));
-                layout.PlainTemperatures = layout.Own(batch.Upload(Select(batch, rows, plain, p => p.Temperature)).unsqueeze(1));
-                if (plain.Exists(i => batch.ParamsOf(rows[i]).MinP > 0f))
-                {
-                    layout.PlainMinP = layout.Own(batch.Upload(Select(batch, rows, plain, p => p.MinP)).unsqueeze(1));
-                }
-            }
-
+            layout.Plain = layout.Group(batch, rows, plain);
+            layout.Sorted = layout.Group(batch, rows, sorted);
             if (sorted.Count > 0)
             {
-                layout.SortedIndex = layout.Own(batch.Upload(Positions(sorted)));
-                layout.SortedTemperatures = layout.Own(batch.Upload(Select(batch, rows, sorted, p => p.Temperature)).unsqueeze(1));
-                if (sorted.Exists(i => batch.ParamsOf(rows[i]).MinP > 0f))
-                {
-                    layout.SortedMinP = layout.Own(batch.Upload(Select(batch, rows, sorted, p => p.MinP)).unsqueeze(1));
-                }
-
-                var ks = new long[sorted.Count];
-                for (int r = 0; r < sorted.Count; r++)
-                {
-                    SamplingParams p = batch.ParamsOf(rows[sorted[r]]);
-                    ks[r] = p.TopK > 0 ? Math.Min(p.TopK, vocab) : vocab;
-                }
-
                 layout.TopK = layout.Own(batch.Upload(ks).unsqueeze(1));
                 layout.FullVocabulary = layout.Own(layout.TopK >= vocab);
                 layout.TopP = layout.Own(batch.Upload(Select(batch, rows, sorted, p => p.TopP)).unsqueeze(1));
@@ -590,6 +561,24 @@ public sealed class SamplingBatch : IDisposable
             }
 
             _owned.Clear();
+        }
+
+        // A group of sampled rows: their step positions as an index, temperatures, and min_p when any row has it.
+        private SampleGroup? Group(SamplingBatch batch, List<int> rows, List<int> positions)
+        {
+            if (positions.Count == 0)
+            {
+                return null;
+            }
+
+            Tensor? minP = positions.Exists(i => batch.ParamsOf(rows[i]).MinP > 0f)
+                ? Own(batch.Upload(Select(batch, rows, positions, p => p.MinP)).unsqueeze(1))
+                : null;
+            return new SampleGroup(
+                positions.Count,
+                Own(batch.Upload(Positions(positions))),
+                Own(batch.Upload(Select(batch, rows, positions, p => p.Temperature)).unsqueeze(1)),
+                minP);
         }
 
         private Tensor Own(Tensor t)

@@ -25,4 +25,13 @@ public sealed record GatewayDependencies
     public IUsageSink? UsageSink { get; init; }
 
     public TimeProvider? Time { get; init; }
+
+    /// <summary>
+    /// Adds services to the gateway's host (the platform registers its own beside the gateway's, in the same process
+    /// and on the same port).
+    /// </summary>
+    public Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? ConfigureServices { get; init; }
+
+    /// <summary>Maps more endpoints on the gateway's HTTP port, before the gateway's own (the platform's /api).</summary>
+    public Action<Microsoft.AspNetCore.Builder.WebApplication>? ConfigureApp { get; init; }
 }

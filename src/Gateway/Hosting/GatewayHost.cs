@@ -168,6 +168,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
                 sp.GetRequiredService<ILogger<GatewayService>>());
         });
 
+        dependencies.ConfigureServices?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         GatewayService service = app.Services.GetRequiredService<GatewayService>();
         ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inference.Gateway");
@@ -204,6 +205,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
                     : new Api.ApiException(HttpStatusCode.InternalServerError, "server_error", "internal_error", null, "The server had an error while processing your request.")).ConfigureAwait(false);
             }
         });
+        dependencies.ConfigureApp?.Invoke(app);
         OpenAIEndpoints.Map(app, service);
         InferenceGrpcService.Map(app, service, options.GrpcPort >= 0);
         IHostApplicationLifetime lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -28,6 +28,12 @@ public sealed record GatewayOptions
     /// <summary>JSON key file (see keys.example.json); none means no keys: only allowed on loopback.</summary>
     public string? KeysFile { get; init; }
 
+    /// <summary>
+    /// Refuse callers without a key even when no keys exist yet (the platform: its keys live in its database, and an
+    /// empty key list must never mean "open").
+    /// </summary>
+    public bool RequireKeys { get; init; }
+
     /// <summary>host:port of a redis-server shared by gateway replicas (limits, reservations, cache).</summary>
     public string? Redis { get; init; }
 
@@ -99,7 +105,7 @@ public sealed record GatewayOptions
             throw new ArgumentException($"--grpc-port must be in [-1, 65535], got {GrpcPort}.");
         }
 
-        if (KeysFile is null && !IsLoopback)
+        if (KeysFile is null && !RequireKeys && !IsLoopback)
         {
             throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.");
         }

@@ -20,6 +20,7 @@ public sealed record Limits(
     public static Limits Unlimited { get; } = new();
 
     /// <summary>True when no field is set.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsUnlimited =>
         RequestsPerMinute is null && TokensPerMinute is null && ConcurrentRequests is null &&
         DailyTokens is null && MonthlyTokens is null;

@@ -56,10 +56,10 @@ public sealed partial class GatewayService
     public GatewayOptions Options => _options;
 
     /// <summary>
-    /// True when no keys are configured (loopback only): every caller is anonymous. Never with a key file: one that
-    /// has (or is reloaded to) no keys refuses every caller.
+    /// True when no keys are configured (loopback only): every caller is anonymous. Never with a key file (one that
+    /// has, or is reloaded to, no keys refuses every caller) nor with <see cref="GatewayOptions.RequireKeys"/>.
     /// </summary>
-    public bool IsOpen => _options.KeysFile is null && _keys.Count == 0;
+    public bool IsOpen => _options.KeysFile is null && !_options.RequireKeys && _keys.Count == 0;
 
     public bool Draining => _draining;
 

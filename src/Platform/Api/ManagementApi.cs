@@ -1,0 +1,168 @@
+using System.Data.Common;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Inference.Platform.Accounts;
+using Inference.Platform.Data;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Inference.Platform.Api;
+
+/// <summary>
+/// The management API under /api: REST and JSON, RFC 7807 errors, JWT access tokens (Authorization: Bearer) or a
+/// dashboard session cookie with a CSRF header on unsafe methods. The OpenAPI document is at /api/openapi.json.
+/// </summary>
+public static partial class ManagementApi
+{
+    public const string SessionCookie = "inference_session";
+    public const string CsrfCookie = "inference_csrf";
+    public const string CsrfHeader = "X-CSRF-Token";
+    public const int MaxBodyBytes = 64 * 1024;
+    private const string CallerKey = "inference.platform.caller";
+
+    /// <summary>Maps every management endpoint.</summary>
+    public static void Map(WebApplication app)
+    {
+        RouteGroupBuilder api = app.MapGroup("/api").AddEndpointFilter(ProblemFilter).WithTags("platform");
+        MapAuth(api);
+        MapOrganizations(api);
+        MapKeys(api);
+        MapBilling(api);
+        MapAdmin(api);
+        api.Map("/{**rest}", IResult (HttpContext ctx, CancellationToken ct) => throw PlatformException.NotFound($"The path {ctx.Request.Path}")).ExcludeFromDescription();
+    }
+
+    /// <summary>The signed-in user: from a Bearer access token, or a session cookie (then unsafe methods need the CSRF header).</summary>
+    internal static async Task<User> CallerAsync(HttpContext context)
+    {
+        if (context.Items.TryGetValue(CallerKey, out object? cached) && cached is User known)
+        {
+            return known;
+        }
+
+        IServiceProvider services = context.RequestServices;
+        string? userId = null;
+        string? authorization = context.Request.Headers.Authorization;
+        if (authorization is not null)
+        {
+            if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                throw PlatformException.Unauthorized("Use Authorization: Bearer ACCESS_TOKEN (from POST /api/auth/token).");
+            }
+
+            userId = await services.GetRequiredService<TokenService>().ValidateAccessTokenAsync(authorization[7..].Trim()).ConfigureAwait(false)
+                ?? throw PlatformException.Unauthorized("The access token is invalid or expired; refresh it (POST /api/auth/refresh) or sign in again.");
+        }
+        else if (context.Request.Cookies[SessionCookie] is { Length: > 0 } cookie)
+        {
+            Session session = await services.GetRequiredService<TokenService>().FindSessionAsync(cookie, context.RequestAborted).ConfigureAwait(false)
+                ?? throw PlatformException.Unauthorized("The session has ended; sign in again.");
+            if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method) && !HttpMethods.IsOptions(context.Request.Method))
+            {
+                string presented = context.Request.Headers[CsrfHeader].ToString();
+                if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(session.CsrfToken)))
+                {
+                    throw new PlatformException(HttpStatusCode.Forbidden, "csrf_failed", $"Requests made with the session cookie must send the session's CSRF token in {CsrfHeader}.");
+                }
+            }
+
+            userId = session.UserId;
+        }
+
+        if (userId is null)
+        {
+            throw PlatformException.Unauthorized("Sign in first: POST /api/auth/token for an access token, or POST /api/auth/session for a cookie.");
+        }
+
+        User user = await services.GetRequiredService<AccountService>().FindAsync(userId, context.RequestAborted).ConfigureAwait(false)
+            ?? throw PlatformException.Unauthorized("The account no longer exists.");
+        context.Items[CallerKey] = user;
+        return user;
+    }
+
+    /// <summary>Reads a JSON body (at most 64 KiB); 400 naming the field for bad JSON or an unknown field.</summary>
+    internal static async Task<T> ReadAsync<T>(HttpContext context)
+        where T : class
+    {
+        HttpRequest request = context.Request;
+        if (!request.HasJsonContentType())
+        {
+            throw new PlatformException(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json).");
+        }
+
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            throw new PlatformException(HttpStatusCode.RequestEntityTooLarge, "body_too_large", $"The body is larger than {MaxBodyBytes} bytes.");
+        }
+
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                throw new PlatformException(HttpStatusCode.RequestEntityTooLarge, "body_too_large", $"The body is larger than {MaxBodyBytes} bytes.");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), PlatformJson.Options)
+                ?? throw PlatformException.Invalid("body", "The body must be a JSON object.");
+        }
+        catch (JsonException ex)
+        {
+            string field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
+            string reason = ex.Message.Split(" Path:", 2)[0];
+            throw PlatformException.Invalid(field, $"The body is not valid for this endpoint: {reason}");
+        }
+    }
+
+    internal static string? Ip(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
+
+    internal static IResult Json(object value, int status = StatusCodes.Status200OK) =>
+        Results.Json(value, PlatformJson.Options, statusCode: status);
+
+    private static async ValueTask<object?> ProblemFilter(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        HttpContext context = invocation.HttpContext;
+        try
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return await next(invocation).ConfigureAwait(false);
+        }
+        catch (PlatformException ex)
+        {
+            await ProblemDetailsWriter.WriteAsync(context, ex).ConfigureAwait(false);
+            return Results.Empty;
+        }
+        catch (Exception ex) when (ex is DbException or TimeoutException or System.Net.Sockets.SocketException || PlatformDatabase.IsUnavailable(ex))
+        {
+            LogDatabaseError(Logger(context), context.Request.Path, ex.Message);
+            await ProblemDetailsWriter.WriteAsync(context, ProblemDetailsWriter.Unavailable()).ConfigureAwait(false);
+            return Results.Empty;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogUnhandled(Logger(context), ex, context.Request.Path);
+            await ProblemDetailsWriter.WriteAsync(context, ProblemDetailsWriter.Internal()).ConfigureAwait(false);
+            return Results.Empty;
+        }
+    }
+
+    private static ILogger Logger(HttpContext context) => context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Inference.Platform.Api");
+
+    [LoggerMessage(EventId = 5401, Level = LogLevel.Warning, Message = "Database error serving {Path}: {Reason}")]
+    private static partial void LogDatabaseError(ILogger logger, PathString path, string reason);
+
+    [LoggerMessage(EventId = 5402, Level = LogLevel.Error, Message = "Unhandled error serving {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception ex, PathString path);
+}

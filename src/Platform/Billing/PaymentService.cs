@@ -70,19 +70,19 @@ public sealed class PaymentService(PlatformDatabase database, InvoiceService inv
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         long now = time.GetUtcNow().ToUnixTimeMilliseconds();
         long already = await connection.ExecuteScalarAsync<long>(
-            "SELECT COUNT(*) FROM payments WHERE provider = 'stripe' AND provider_ref = @Id AND status = 'succeeded'", new { intent.Id }).ConfigureAwait(false);
+            "SELECT COUNT(*) FROM payments WHERE provider = 'stripe' AND provider_ref = @providerRef AND status = 'succeeded'", new { providerRef = intent.Id }).ConfigureAwait(false);
         if (already > 0)
         {
             return "duplicate";
         }
 
-        int updated = await connection.ExecuteAsync("UPDATE payments SET status = 'succeeded', amount_krw = @amount, updated_ms = @now WHERE provider = 'stripe' AND provider_ref = @Id",
-            new { amount = intent.AmountReceived, now, intent.Id }).ConfigureAwait(false);
+        int updated = await connection.ExecuteAsync("UPDATE payments SET status = 'succeeded', amount_krw = @amount, updated_ms = @now WHERE provider = 'stripe' AND provider_ref = @providerRef",
+            new { amount = intent.AmountReceived, now, providerRef = intent.Id }).ConfigureAwait(false);
         if (updated == 0)
         {
             await connection.ExecuteAsync(
-                "INSERT INTO payments (id, invoice_id, provider, provider_ref, status, amount_krw, created_ms, updated_ms) VALUES (@id, @invoiceId, 'stripe', @Id, 'succeeded', @amount, @now, @now)",
-                new { id = Ids.New("pay", time.GetUtcNow()), invoiceId, intent.Id, amount = intent.AmountReceived, now }).ConfigureAwait(false);
+                "INSERT INTO payments (id, invoice_id, provider, provider_ref, status, amount_krw, created_ms, updated_ms) VALUES (@paymentId, @invoiceId, 'stripe', @providerRef, 'succeeded', @amount, @now, @now)",
+                new { paymentId = Ids.New("pay", time.GetUtcNow()), invoiceId, providerRef = intent.Id, amount = intent.AmountReceived, now }).ConfigureAwait(false);
         }
 
         await audit.WriteAsync(AuditAction.PaymentRecorded, orgId, null, invoice.Id, $"stripe {intent.Id}: {Money.Format(intent.AmountReceived)}", null, connection).ConfigureAwait(false);
@@ -94,7 +94,7 @@ public sealed class PaymentService(PlatformDatabase database, InvoiceService inv
         DateTimeOffset now = time.GetUtcNow();
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         await connection.ExecuteAsync(
-            "INSERT INTO payments (id, invoice_id, provider, provider_ref, status, amount_krw, created_ms, updated_ms) VALUES (@id, @Id, @providerName, @reference, @status, @TotalKrw, @now, @now)",
-            new { id = Ids.New("pay", now), invoice.Id, providerName, reference, status, invoice.TotalKrw, now = now.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
+            "INSERT INTO payments (id, invoice_id, provider, provider_ref, status, amount_krw, created_ms, updated_ms) VALUES (@paymentId, @invoiceId, @providerName, @reference, @status, @TotalKrw, @now, @now)",
+            new { paymentId = Ids.New("pay", now), invoiceId = invoice.Id, providerName, reference, status, invoice.TotalKrw, now = now.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
     }
 }

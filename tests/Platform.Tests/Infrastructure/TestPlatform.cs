@@ -19,6 +19,9 @@ public sealed class TestPlatform : IAsyncDisposable
         DataDir = dataDir;
     }
 
+    /// <summary>Where the fake clock starts by default: the first instant of October 2026 (tests seed that month's usage).</summary>
+    public static DateTimeOffset Start { get; } = new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
+
     public PlatformServices Services { get; }
 
     public FakeTimeProvider Time { get; }
@@ -41,7 +44,7 @@ public sealed class TestPlatform : IAsyncDisposable
     public static async Task<TestPlatform> StartAsync(DatabaseKind kind, PlatformOptions? options = null, DateTimeOffset? now = null, string? database = null)
     {
         string dataDir = TestDatabases.TempFolder("platform-data");
-        var time = new FakeTimeProvider(now ?? new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(now ?? Start);
         var logs = new LogCapture();
         ILoggerFactory loggers = LoggerFactory.Create(logs.Configure);
         options = (options ?? new PlatformOptions()) with

@@ -48,6 +48,9 @@ public sealed partial class GatewayHost : IAsyncDisposable
 
     public GatewayService Service { get; }
 
+    /// <summary>The host's services (the platform and tests read its endpoints and singletons).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The HTTP base address (actual port when 0 was asked for).</summary>
     public Uri HttpAddress => new($"http://{Format(_http.IPEndPoint!)}");
 

@@ -31,7 +31,9 @@ public static partial class ManagementApi
             User admin = await AdminAsync(ctx).ConfigureAwait(false);
             var body = await ReadAsync<LimitsRequest>(ctx).ConfigureAwait(false);
             var overrides = LimitsJson.FromRequest(body.Limits, "limits");
-            return Json(ToResponse(await orgs.SetOverridesAsync(admin, orgId, overrides, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false), null));
+            Organization org = await orgs.SetOverridesAsync(admin, orgId, overrides, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false);
+            return Json(ToResponse(org, null));
         }).Accepts<LimitsRequest>("application/json").Produces<OrganizationResponse>().WithSummary("Override an organization's plan limits (platform admins)");
 
         api.MapPost("/admin/invoices/run", async (HttpContext ctx, InvoiceService invoices) =>

@@ -23,7 +23,9 @@ public static partial class ManagementApi
             User user = await CallerAsync(ctx).ConfigureAwait(false);
             Role role = await orgs.AuthorizeAsync(user, orgId, Permission.ManageBilling, ctx.RequestAborted).ConfigureAwait(false);
             var body = await ReadAsync<PlanRequest>(ctx).ConfigureAwait(false);
-            return Json(ToResponse(await orgs.SetPlanAsync(user, orgId, body.Plan, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false), role));
+            Organization org = await orgs.SetPlanAsync(user, orgId, body.Plan, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false);
+            return Json(ToResponse(org, role));
         }).Accepts<PlanRequest>("application/json").Produces<OrganizationResponse>().WithSummary("Change the plan (applies to the gateway within 5 s)");
 
         api.MapGet("/orgs/{orgId}/usage", async (HttpContext ctx, string orgId, string? from, string? to, OrganizationService orgs, UsageLedger ledger, TimeProvider time) =>
@@ -84,6 +86,7 @@ public static partial class ManagementApi
             await orgs.AuthorizeAsync(user, orgId, Permission.ManageBilling, ctx.RequestAborted).ConfigureAwait(false);
             var body = await ReadAsync<BudgetRequest>(ctx).ConfigureAwait(false);
             var (_, secret) = await orgs.SetBudgetAsync(user, orgId, body.MonthlyBudgetKrw, body.HardStop, body.WebhookUrl, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false);
             return Json(await BudgetAsync(ctx, orgId, orgs, invoices, budgets, time, secret).ConfigureAwait(false));
         }).Accepts<BudgetRequest>("application/json").Produces<BudgetResponse>().WithSummary("Set the monthly budget, hard stop and alert webhook (its signing secret is returned once)");
 

@@ -24,6 +24,7 @@ public static partial class ManagementApi
 
             var limits = LimitsJson.FromRequest(body.Limits, "limits");
             var (key, secret) = await keys.CreateAsync(user, orgId, body.Name, limits, body.ExpiresAt, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false); // usable on this replica as soon as the response arrives
             return Json(ToResponse(key, time.GetUtcNow()) with { Secret = secret }, StatusCodes.Status201Created);
         }).Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created).WithSummary("Create an API key (the secret is in this response only)");
 
@@ -46,7 +47,9 @@ public static partial class ManagementApi
         {
             User user = await CallerAsync(ctx).ConfigureAwait(false);
             await orgs.AuthorizeAsync(user, orgId, Permission.ManageKeys, ctx.RequestAborted).ConfigureAwait(false);
-            return Json(ToResponse(await keys.RevokeAsync(user, orgId, keyId, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false), time.GetUtcNow()));
+            KeyInfo revoked = await keys.RevokeAsync(user, orgId, keyId, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false); // refused on this replica before the response; elsewhere within the refresh interval
+            return Json(ToResponse(revoked, time.GetUtcNow()));
         }).Produces<KeyResponse>().WithSummary("Revoke an API key (refused by the gateway within 5 s on every replica)");
     }
 

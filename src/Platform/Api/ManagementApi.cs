@@ -28,13 +28,67 @@ public static partial class ManagementApi
     /// <summary>Maps every management endpoint.</summary>
     public static void Map(WebApplication app)
     {
+        // Under /api, what routing could not match is answered with problem details too: no route (the gateway's
+        // fallback would answer with an OpenAI error), a method the path does not take, a body that is not JSON.
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal) && UnmatchedProblem(context) is { } problem)
+            {
+                await ProblemDetailsWriter.WriteAsync(context, problem).ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
         RouteGroupBuilder api = app.MapGroup("/api").AddEndpointFilter(ProblemFilter).WithTags("platform");
         MapAuth(api);
         MapOrganizations(api);
         MapKeys(api);
         MapBilling(api);
         MapAdmin(api);
-        api.Map("/{**rest}", IResult (HttpContext ctx, CancellationToken ct) => throw PlatformException.NotFound($"The path {ctx.Request.Path}")).ExcludeFromDescription();
+    }
+
+    private static PlatformException? UnmatchedProblem(HttpContext context)
+    {
+        Endpoint? endpoint = context.GetEndpoint();
+        string? pattern = (endpoint as RouteEndpoint)?.RoutePattern.RawText;
+        if (endpoint is null || pattern is null || !pattern.StartsWith("/api", StringComparison.Ordinal))
+        {
+            // The framework's 405 and 415 endpoints have no route pattern; anything else is the gateway's fallback.
+            return endpoint?.DisplayName switch
+            {
+                "405 HTTP Method Not Supported" => new PlatformException(HttpStatusCode.MethodNotAllowed, "method_not_allowed", $"{context.Request.Path} does not take {context.Request.Method}."),
+                "415 HTTP Unsupported Media Type" => new PlatformException(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."),
+                _ when !context.Request.HasJsonContentType() && TakesBody(context) => new PlatformException(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."),
+                _ => PlatformException.NotFound($"The path {context.Request.Path}"),
+            };
+        }
+
+        return null;
+    }
+
+    // True when an /api endpoint takes this method and path but routing passed it over for its Content-Type (the
+    // gateway's fallback route then matched instead of the framework's 415 endpoint).
+    private static bool TakesBody(HttpContext context)
+    {
+        var endpoints = context.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>();
+        foreach (RouteEndpoint candidate in endpoints)
+        {
+            string? raw = candidate.RoutePattern.RawText;
+            if (raw is null || !raw.StartsWith("/api/", StringComparison.Ordinal)
+                || candidate.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods.Contains(context.Request.Method, StringComparer.OrdinalIgnoreCase) != true)
+            {
+                continue;
+            }
+
+            var matcher = new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(Microsoft.AspNetCore.Routing.Template.TemplateParser.Parse(raw.TrimStart('/')), new RouteValueDictionary());
+            if (matcher.TryMatch(context.Request.Path, new RouteValueDictionary()))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The signed-in user: from a Bearer access token, or a session cookie (then unsafe methods need the CSRF header).</summary>
@@ -125,6 +179,10 @@ public static partial class ManagementApi
             throw PlatformException.Invalid(field, $"The body is not valid for this endpoint: {reason}");
         }
     }
+
+    /// <summary>Reloads this replica's gateway view of keys and plans now (after a change made through it).</summary>
+    internal static Task ReloadGatewayViewAsync(HttpContext context) =>
+        context.RequestServices.GetRequiredService<Keys.PlatformKeyStore>().RefreshAsync(context.RequestAborted);
 
     internal static string? Ip(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 

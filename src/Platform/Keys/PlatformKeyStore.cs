@@ -23,13 +23,14 @@ namespace Inference.Platform.Keys;
 /// counters start at zero in a new process; the ledger's total for the month at that moment (the baseline) is taken
 /// off the cap, so usage before a restart still counts.
 /// </remarks>
-public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource
+public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDisposable
 {
     private readonly PlatformDatabase _database;
     private readonly TimeProvider _time;
     private readonly ILogger<PlatformKeyStore> _logger;
     private readonly ConcurrentDictionary<string, long> _lastUsed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Org, string Period), long> _baselines = new();
+    private readonly SemaphoreSlim _refreshGate = new(1, 1); // one reload at a time: an older load never replaces a newer one
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private int _failures;
 
@@ -107,6 +108,19 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource
     /// <summary>Reloads the snapshot and writes last-used times; on a database failure keeps the old snapshot and returns false.</summary>
     public async Task<bool> RefreshAsync(CancellationToken ct)
     {
+        await _refreshGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await LoadAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task<bool> LoadAsync(CancellationToken ct)
+    {
         try
         {
             DateTimeOffset now = _time.GetUtcNow();
@@ -157,6 +171,8 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource
             return false;
         }
     }
+
+    public void Dispose() => _refreshGate.Dispose();
 
     /// <summary>An organization as the gateway needs it.</summary>
     public sealed record OrgView(string Id, Plan Plan, Limits? Overrides, long? BudgetKrw, bool BudgetHardStop);

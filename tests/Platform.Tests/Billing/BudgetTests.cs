@@ -111,7 +111,7 @@ public abstract class BudgetTests : IAsyncLifetime
         string signature = $"t={now.ToString(CultureInfo.InvariantCulture)},v1={Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(WebhookSecret), Encoding.UTF8.GetBytes($"{now}.{payload}")))}";
         var payments = platform.Get<PaymentService>();
 
-        var bad = await Assert.ThrowsAsync<Api.PlatformException>(() => payments.HandleStripeWebhookAsync(payload.Replace("50000", "5", StringComparison.Ordinal), signature, default));
+        var bad = await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => payments.HandleStripeWebhookAsync(payload.Replace("50000", "5", StringComparison.Ordinal), signature, default));
         Assert.Equal("Stripe-Signature", bad.Field);
         Assert.Equal("open", (await platform.Get<InvoiceService>().GetAsync(org.Id, invoice.Id!, default)).Status);
 

@@ -86,7 +86,7 @@ public abstract class LedgerTests : IAsyncLifetime
     [DbFact]
     public async Task Issue_CurrentOrFuturePeriod_Refused()
     {
-        var ex = await Assert.ThrowsAsync<Api.PlatformException>(() => _platform.Get<InvoiceService>().IssueAsync("2026-11", default));
+        var ex = await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => _platform.Get<InvoiceService>().IssueAsync("2026-11", default));
         Assert.Equal("period", ex.Field);
     }
 

@@ -94,7 +94,7 @@ public abstract class PlatformKeyStoreTests : IAsyncLifetime
         Assert.Null(premium.Tenant.MonthlyTokens); // overage is billed: no cap
 
         User admin = await _platform.Get<AccountService>().SignUpAsync("admin@example.com", "correct horse battery", "Admin", isAdmin: true);
-        await Assert.ThrowsAsync<Api.PlatformException>(() => orgs.SetOverridesAsync(_owner, _org.Id, new Limits(RequestsPerMinute: 5), null, default));
+        await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => orgs.SetOverridesAsync(_owner, _org.Id, new Limits(RequestsPerMinute: 5), null, default));
         await orgs.SetOverridesAsync(admin, _org.Id, new Limits(RequestsPerMinute: 5, MonthlyTokens: 1_000), null, default);
         await Store.RefreshAsync(default);
         EffectiveLimits overridden = await Store.ResolveAsync(key, default);

@@ -90,6 +90,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         await _stack.SendAsync(HttpMethod.Put, $"/api/orgs/{orgB}/plan", new { plan = "basic" }, tokenB);
         Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(secretB)).Status);
         string invoiceB = await IssueInvoiceAsync(orgB);
+        await _stack.Host.Services.Get<Inference.Platform.Keys.PlatformKeyStore>().RefreshAsync(default); // B's key's last use is written now, not mid-test
         string before = await SnapshotAsync(orgB, tokenB);
 
         var values = new Dictionary<string, string> { ["orgId"] = orgB, ["keyId"] = keyB, ["userId"] = userB, ["invitationId"] = invitationB, ["invoiceId"] = invoiceB };

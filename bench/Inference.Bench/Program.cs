@@ -20,6 +20,8 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- gateway [--concurrency 1,16] [--requests 40,160]
 //          (gateway overhead: direct worker vs OpenAI HTTP SSE vs gRPC streaming, interleaved in one run; add
 //          --artifacts-path DIR before `--` when sharing the machine)
+//        dotnet run -c Release --project bench/Inference.Bench -- ledger [--records 5000] [--concurrency 1,16,128] [--postgres CONNECTION]
+//          (usage-ledger writes: records per second and latency, each durable when it returns)
 if (args.Length > 0 && args[0] == "create-random-model")
 {
     return await CreateRandomModelCommand.Create().Parse(args[1..]).InvokeAsync();
@@ -57,6 +59,11 @@ if (args.Length > 0 && args[0] == "engine")
     return EngineBenchmark.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "ledger")
+{
+    return await LedgerBenchmark.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "gateway")
 {
     return GatewayBenchmark.Run(args[1..]);
@@ -64,7 +71,7 @@ if (args.Length > 0 && args[0] == "gateway")
 
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway|ledger [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

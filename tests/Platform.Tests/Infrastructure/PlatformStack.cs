@@ -40,12 +40,12 @@ public sealed class PlatformStack : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<PlatformStack> StartAsync(DatabaseKind kind, string? database = null, PlatformOptions? options = null)
+    public static async Task<PlatformStack> StartAsync(DatabaseKind kind, string? database = null, PlatformOptions? options = null, bool grpc = false)
     {
         database ??= await TestDatabases.NewAsync(kind);
         var logs = new LogCapture();
         PlatformOptions platform = (options ?? new PlatformOptions()) with { Database = database, DataDir = TestDatabases.TempFolder("platform-stack") };
-        var gateway = new GatewayOptions { HttpPort = 0, GrpcPort = -1, RequireKeys = true, DrainTimeout = TimeSpan.FromSeconds(5) };
+        var gateway = new GatewayOptions { HttpPort = 0, GrpcPort = grpc ? 0 : -1, RequireKeys = true, DrainTimeout = TimeSpan.FromSeconds(5) };
         PlatformHost host = await PlatformHost.StartAsync(platform, gateway,
             new GatewayDependencies { Workers = [new LocalWorker(Model.Value, ownsHost: false)] }, logs.Configure).WaitAsync(TimeSpan.FromSeconds(120));
         return new PlatformStack(host, logs, database);

@@ -85,6 +85,17 @@ public static partial class ManagementApi
         api.MapGet("/me", async (HttpContext ctx, CancellationToken ct) => Json(await CallerAsync(ctx).ConfigureAwait(false)))
             .Produces<User>().WithSummary("The signed-in user");
 
+        api.MapGet("/me/audit", async (HttpContext ctx, int? limit, string? before, Audit.AuditLog audit) =>
+        {
+            User user = await CallerAsync(ctx).ConfigureAwait(false);
+            if (limit is < 1 or > 1000)
+            {
+                throw PlatformException.Invalid("limit", "limit must be 1 to 1000.");
+            }
+
+            return Json(new ListResponse<Audit.AuditEvent>(await audit.ListForUserAsync(user.Id, limit ?? 100, before, ctx.RequestAborted).ConfigureAwait(false)));
+        }).Produces<ListResponse<Audit.AuditEvent>>().WithSummary("Your own account's security events (sign-ins, failures, lockouts, 2FA), newest first");
+
         api.MapPost("/me/2fa", async (HttpContext ctx, AccountService accounts) =>
         {
             User user = await CallerAsync(ctx).ConfigureAwait(false);

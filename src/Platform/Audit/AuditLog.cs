@@ -27,13 +27,23 @@ public sealed class AuditLog(PlatformDatabase database, TimeProvider time)
         await own.ExecuteAsync(Sql, args).ConfigureAwait(false);
     }
 
-    /// <summary>The organization's events, newest first.</summary>
-    public async Task<IReadOnlyList<AuditEvent>> ListAsync(string orgId, int limit, string? before, CancellationToken ct)
+    /// <summary>
+    /// The organization's events, newest first: its own, and the account events (sign-ins, failed sign-ins, lockouts,
+    /// 2FA changes, password resets) of its current members.
+    /// </summary>
+    public Task<IReadOnlyList<AuditEvent>> ListAsync(string orgId, int limit, string? before, CancellationToken ct) => QueryAsync(
+        "(org_id = @key OR (org_id IS NULL AND user_id IN (SELECT user_id FROM memberships WHERE org_id = @key)))", orgId, limit, before, ct);
+
+    /// <summary>A user's own account events, newest first.</summary>
+    public Task<IReadOnlyList<AuditEvent>> ListForUserAsync(string userId, int limit, string? before, CancellationToken ct) => QueryAsync(
+        "(org_id IS NULL AND user_id = @key)", userId, limit, before, ct);
+
+    private async Task<IReadOnlyList<AuditEvent>> QueryAsync(string condition, string key, int limit, string? before, CancellationToken ct)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         var rows = await connection.QueryAsync<Row>(
-            "SELECT id, org_id, user_id, action, target, detail, ip, created_ms FROM audit_events WHERE org_id = @orgId AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit",
-            new { orgId, before, limit = (long)limit }).ConfigureAwait(false);
+            $"SELECT id, org_id, user_id, action, target, detail, ip, created_ms FROM audit_events WHERE {condition} AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit",
+            new { key, before, limit = (long)limit }).ConfigureAwait(false);
         return rows.Select(r => new AuditEvent(r.Id, r.OrgId, r.UserId, r.Action, r.Target, r.Detail, r.Ip, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedMs))).ToList();
     }
 

@@ -16,8 +16,11 @@ namespace Inference.Platform.Hosting;
 /// </summary>
 public sealed class PlatformHost : IAsyncDisposable
 {
-    private PlatformHost(GatewayHost gateway, PlatformServices services, string? bootstrapToken)
+    private readonly ILoggerFactory _loggers;
+
+    private PlatformHost(GatewayHost gateway, PlatformServices services, string? bootstrapToken, ILoggerFactory loggers)
     {
+        _loggers = loggers;
         Gateway = gateway;
         Services = services;
         BootstrapToken = bootstrapToken;
@@ -99,11 +102,12 @@ public sealed class PlatformHost : IAsyncDisposable
                     },
                 },
                 logging, progress, cancellationToken).ConfigureAwait(false);
-            return new PlatformHost(host, services, bootstrap);
+            return new PlatformHost(host, services, bootstrap, loggerFactory);
         }
         catch
         {
             await services.DisposeAsync().ConfigureAwait(false);
+            loggerFactory.Dispose();
             throw;
         }
     }
@@ -120,6 +124,7 @@ public sealed class PlatformHost : IAsyncDisposable
         finally
         {
             await Services.DisposeAsync().ConfigureAwait(false);
+            _loggers.Dispose();
         }
     }
 }

@@ -159,6 +159,16 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         Assert.Contains("member.invited", actions);
         Assert.Contains("member.joined", actions);
         Assert.Contains("key.created", actions);
+        Assert.Contains("user.signed_in", actions); // members' account events show to owners and admins
+
+        // A failed sign-in of a member shows in the organization's log and in the member's own.
+        await _stack.PostAsync("/api/auth/token", new { email = "viewer@example.com", password = "not the password" });
+        (_, audit) = await _stack.GetAsync($"/api/orgs/{org}/audit", owner);
+        Assert.Contains(audit.GetProperty("data").EnumerateArray(), e => e.GetProperty("action").GetString() == "user.sign_in_failed");
+        var (_, own) = await _stack.GetAsync("/api/me/audit", viewer);
+        Assert.Contains(own.GetProperty("data").EnumerateArray(), e => e.GetProperty("action").GetString() == "user.sign_in_failed");
+        var (_, ownerOwn) = await _stack.GetAsync("/api/me/audit", owner);
+        Assert.DoesNotContain(ownerOwn.GetProperty("data").EnumerateArray(), e => e.GetProperty("action").GetString() == "user.sign_in_failed");
     }
 
     [DbFact]

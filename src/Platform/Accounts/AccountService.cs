@@ -267,6 +267,26 @@ public sealed class AccountService(
         await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>Changes the password (the current one is required) and ends every session and refresh token of the account.</summary>
+    public async Task ChangePasswordAsync(string userId, string? currentPassword, string? newPassword, string? ip, CancellationToken ct)
+    {
+        CheckPassword(newPassword, "new_password");
+        await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
+        UserRow row = await connection.QuerySingleAsync<UserRow>("SELECT * FROM users WHERE id = @userId", new { userId }).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(currentPassword) || !PasswordHasher.Verify(currentPassword, row.PasswordHash))
+        {
+            throw PlatformException.Invalid("current_password", "The current password is wrong.");
+        }
+
+        long nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        await connection.ExecuteAsync("UPDATE users SET password_hash = @pw WHERE id = @userId", new { pw = hasher.Hash(newPassword!), userId }, tx).ConfigureAwait(false);
+        await connection.ExecuteAsync("UPDATE refresh_tokens SET revoked_ms = @nowMs WHERE user_id = @userId AND revoked_ms IS NULL", new { nowMs, userId }, tx).ConfigureAwait(false);
+        await connection.ExecuteAsync("UPDATE sessions SET revoked_ms = @nowMs WHERE user_id = @userId AND revoked_ms IS NULL", new { nowMs, userId }, tx).ConfigureAwait(false);
+        await audit.WriteAsync(AuditAction.PasswordChanged, null, userId, userId, null, ip, connection, tx).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
     /// <summary>Lowercased, trimmed email; 400 naming "email" when it is not an address.</summary>
     public static string NormalizeEmail(string? emailAddress)
     {

@@ -23,6 +23,8 @@ public static class Contracts
 
     public sealed record PasswordRequest(string? Password);
 
+    public sealed record PasswordChangeRequest(string? CurrentPassword, string? NewPassword);
+
     public sealed record NameRequest(string? Name);
 
     public sealed record RoleRequest(string? Role);

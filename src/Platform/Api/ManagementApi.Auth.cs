@@ -16,14 +16,14 @@ public static partial class ManagementApi
             var body = await ReadAsync<SignUpRequest>(ctx).ConfigureAwait(false);
             User user = await accounts.SignUpAsync(body.Email, body.Password, body.Name, ip: Ip(ctx), ct: ctx.RequestAborted).ConfigureAwait(false);
             return Json(user, StatusCodes.Status201Created);
-        }).Accepts<SignUpRequest>("application/json").Produces<User>(StatusCodes.Status201Created).WithSummary("Create an account");
+        }).Accepts<SignUpRequest>("application/json").Produces<User>(StatusCodes.Status201Created).RequireRateLimiting(AuthRateLimit).WithSummary("Create an account");
 
         api.MapPost("/auth/token", async (HttpContext ctx, AccountService accounts, TokenService tokens, PlatformOptions options) =>
         {
             var body = await ReadAsync<TokenRequest>(ctx).ConfigureAwait(false);
             User user = await accounts.SignInAsync(body.Email, body.Password, body.TotpCode, body.RecoveryCode, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
             return Json(ToResponse(await tokens.IssueAsync(user, ctx.RequestAborted).ConfigureAwait(false), options));
-        }).Accepts<TokenRequest>("application/json").Produces<TokenResponse>().WithSummary("Sign in: an access token and a refresh token");
+        }).Accepts<TokenRequest>("application/json").Produces<TokenResponse>().RequireRateLimiting(AuthRateLimit).WithSummary("Sign in: an access token and a refresh token");
 
         api.MapPost("/auth/refresh", async (HttpContext ctx, TokenService tokens, PlatformOptions options) =>
         {
@@ -53,7 +53,7 @@ public static partial class ManagementApi
                 HttpOnly = false, Secure = secure, SameSite = SameSiteMode.Strict, Path = "/", Expires = session.ExpiresAt, IsEssential = true,
             });
             return Json(new SessionResponse(session.CsrfToken, session.ExpiresAt, user));
-        }).Accepts<TokenRequest>("application/json").Produces<SessionResponse>().WithSummary("Sign in with a session cookie (dashboard)");
+        }).Accepts<TokenRequest>("application/json").Produces<SessionResponse>().RequireRateLimiting(AuthRateLimit).WithSummary("Sign in with a session cookie (dashboard)");
 
         api.MapDelete("/auth/session", async (HttpContext ctx, TokenService tokens) =>
         {
@@ -73,17 +73,26 @@ public static partial class ManagementApi
             var body = await ReadAsync<PasswordResetRequest>(ctx).ConfigureAwait(false);
             await accounts.RequestPasswordResetAsync(body.Email, ctx.RequestAborted).ConfigureAwait(false);
             return Results.Accepted();
-        }).Accepts<PasswordResetRequest>("application/json").Produces(StatusCodes.Status202Accepted).WithSummary("Mail a one-time reset token (answers the same whether or not the account exists)");
+        }).Accepts<PasswordResetRequest>("application/json").Produces(StatusCodes.Status202Accepted).RequireRateLimiting(AuthRateLimit).WithSummary("Mail a one-time reset token (answers the same whether or not the account exists)");
 
         api.MapPost("/auth/password-reset/confirm", async (HttpContext ctx, AccountService accounts) =>
         {
             var body = await ReadAsync<PasswordResetConfirmRequest>(ctx).ConfigureAwait(false);
             await accounts.ResetPasswordAsync(body.Token, body.NewPassword, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
             return Results.NoContent();
-        }).Accepts<PasswordResetConfirmRequest>("application/json").Produces(StatusCodes.Status204NoContent).WithSummary("Set a new password with a reset token");
+        }).Accepts<PasswordResetConfirmRequest>("application/json").Produces(StatusCodes.Status204NoContent).RequireRateLimiting(AuthRateLimit).WithSummary("Set a new password with a reset token");
 
         api.MapGet("/me", async (HttpContext ctx, CancellationToken ct) => Json(await CallerAsync(ctx).ConfigureAwait(false)))
             .Produces<User>().WithSummary("The signed-in user");
+
+        api.MapPost("/me/password", async (HttpContext ctx, AccountService accounts) =>
+        {
+            User user = await CallerAsync(ctx).ConfigureAwait(false);
+            var body = await ReadAsync<PasswordChangeRequest>(ctx).ConfigureAwait(false);
+            await accounts.ChangePasswordAsync(user.Id, body.CurrentPassword, body.NewPassword, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            return Results.NoContent();
+        }).Accepts<PasswordChangeRequest>("application/json").Produces(StatusCodes.Status204NoContent).RequireRateLimiting(AuthRateLimit)
+            .WithSummary("Change the password (ends every session and refresh token; sign in again)");
 
         api.MapGet("/me/audit", async (HttpContext ctx, int? limit, string? before, Audit.AuditLog audit) =>
         {
@@ -116,7 +125,7 @@ public static partial class ManagementApi
             var body = await ReadAsync<PasswordRequest>(ctx).ConfigureAwait(false);
             await accounts.DisableTotpAsync(user.Id, body.Password, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
             return Results.NoContent();
-        }).Accepts<PasswordRequest>("application/json").Produces(StatusCodes.Status204NoContent).WithSummary("Turn TOTP off (needs the password)");
+        }).Accepts<PasswordRequest>("application/json").Produces(StatusCodes.Status204NoContent).RequireRateLimiting(AuthRateLimit).WithSummary("Turn TOTP off (needs the password)");
     }
 
     private static TokenResponse ToResponse(TokenPair pair, PlatformOptions options) =>

@@ -3,8 +3,10 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using Inference.Platform.Accounts;
 using Inference.Platform.Data;
+using Inference.Platform.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -23,7 +25,36 @@ public static partial class ManagementApi
     public const string CsrfCookie = "inference_csrf";
     public const string CsrfHeader = "X-CSRF-Token";
     public const int MaxBodyBytes = 64 * 1024;
+    /// <summary>The rate-limiting policy of the endpoints that check a password or a one-time token (per client address).</summary>
+    public const string AuthRateLimit = "platform-auth";
     private const string CallerKey = "inference.platform.caller";
+
+    /// <summary>
+    /// Registers what the API needs besides the platform's services: the per-address limit on sign-in, sign-up and
+    /// reset attempts (credential stuffing spreads guesses over many accounts, which the per-account lockout alone
+    /// does not stop).
+    /// </summary>
+    public static void AddManagementApi(IServiceCollection services, PlatformOptions options)
+    {
+        services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(AuthRateLimit, context => RateLimitPartition.GetSlidingWindowLimiter(
+                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new SlidingWindowRateLimiterOptions
+                {
+                    PermitLimit = options.AuthRequestsPerMinute,
+                    Window = TimeSpan.FromMinutes(1),
+                    SegmentsPerWindow = 6,
+                    QueueLimit = 0,
+                }));
+            limiter.OnRejected = async (rejected, ct) =>
+            {
+                int retry = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? (int)Math.Ceiling(after.TotalSeconds) : 10;
+                await ProblemDetailsWriter.WriteAsync(rejected.HttpContext, new PlatformException(HttpStatusCode.TooManyRequests, "too_many_attempts",
+                    $"Too many sign-in, sign-up or reset attempts from this address: at most {options.AuthRequestsPerMinute} a minute.") { RetryAfterSeconds = Math.Max(1, retry) }).ConfigureAwait(false);
+            };
+        });
+    }
 
     /// <summary>Maps every management endpoint.</summary>
     public static void Map(WebApplication app)
@@ -40,6 +71,7 @@ public static partial class ManagementApi
 
             await next(context).ConfigureAwait(false);
         });
+        app.UseRateLimiter();
         RouteGroupBuilder api = app.MapGroup("/api").AddEndpointFilter(ProblemFilter).WithTags("platform");
         MapAuth(api);
         MapOrganizations(api);

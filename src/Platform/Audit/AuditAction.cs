@@ -8,6 +8,7 @@ public static class AuditAction
     public const string SignInFailed = "user.sign_in_failed";
     public const string LockedOut = "user.locked_out";
     public const string PasswordReset = "user.password_reset";
+    public const string PasswordChanged = "user.password_changed";
     public const string TwoFactorEnabled = "user.2fa_enabled";
     public const string TwoFactorDisabled = "user.2fa_disabled";
     public const string RecoveryCodeUsed = "user.recovery_code_used";

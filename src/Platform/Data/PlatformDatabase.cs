@@ -126,6 +126,24 @@ public sealed class PlatformDatabase
         }
     }
 
+    /// <summary>
+    /// Begins a transaction that holds a write lock named <paramref name="lockName"/> until it ends, for a read-then-write
+    /// that must not interleave with another (the last owner of an organization): SQLite's BEGIN IMMEDIATE (the database's
+    /// write lock), PostgreSQL's transaction-scoped advisory lock on a hash of the name.
+    /// </summary>
+    public async Task<DbTransaction> BeginLockedAsync(DbConnection connection, string lockName, CancellationToken ct)
+    {
+        if (connection is SqliteConnection sqlite)
+        {
+            return sqlite.BeginTransaction(deferred: false);
+        }
+
+        DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        long key = BitConverter.ToInt64(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(lockName)), 0);
+        await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(@key)", new { key }, tx).ConfigureAwait(false);
+        return tx;
+    }
+
     /// <summary>True when <paramref name="ex"/> is a unique-constraint violation (either engine).</summary>
     public static bool IsUniqueViolation(Exception ex) => ex switch
     {

@@ -80,6 +80,7 @@ public sealed class PlatformHost : IAsyncDisposable
                     ConfigureServices = s =>
                     {
                         services.AddTo(s);
+                        ManagementApi.AddManagementApi(s, services.Options);
                         s.ConfigureHttpJsonOptions(o => PlatformJson.Configure(o.SerializerOptions));
                         s.AddOpenApi(o =>
                         {

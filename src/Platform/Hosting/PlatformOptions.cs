@@ -31,6 +31,9 @@ public sealed record PlatformOptions
 
     public PasswordHashOptions PasswordHash { get; init; } = new();
 
+    /// <summary>Sign-in, sign-up and reset requests allowed per client address per minute (sliding window).</summary>
+    public int AuthRequestsPerMinute { get; init; } = 30;
+
     /// <summary>How often the gateway's view of keys, plans and limits is reloaded (revocations show within this plus a step).</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -72,6 +75,11 @@ public sealed record PlatformOptions
         if (RefreshInterval <= TimeSpan.Zero || RefreshInterval > TimeSpan.FromSeconds(4))
         {
             errors.Add($"Platform:RefreshInterval must be in (0, 4 s] so revocations and plan changes apply within 5 s (got {RefreshInterval}).");
+        }
+
+        if (AuthRequestsPerMinute < 1)
+        {
+            errors.Add($"Platform:AuthRequestsPerMinute must be at least 1 (got {AuthRequestsPerMinute}).");
         }
 
         if (LockoutThreshold < 1)

@@ -180,7 +180,8 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
     public async Task<Member> SetRoleAsync(User actor, Role actorRole, string orgId, string userId, Role role, string? ip, CancellationToken ct)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        // Locked: two owners demoting each other at once must not leave the organization without one.
+        await using DbTransaction tx = await database.BeginLockedAsync(connection, "members:" + orgId, ct).ConfigureAwait(false);
         string current = await connection.ExecuteScalarAsync<string?>("SELECT role FROM memberships WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }, tx).ConfigureAwait(false)
             ?? throw PlatformException.NotFound("The member");
         Role currentRole = Permissions.Parse(current, "role");
@@ -203,7 +204,8 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
     public async Task RemoveMemberAsync(User actor, Role actorRole, string orgId, string userId, string? ip, CancellationToken ct)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        // Locked: two owners demoting each other at once must not leave the organization without one.
+        await using DbTransaction tx = await database.BeginLockedAsync(connection, "members:" + orgId, ct).ConfigureAwait(false);
         string current = await connection.ExecuteScalarAsync<string?>("SELECT role FROM memberships WHERE org_id = @orgId AND user_id = @userId", new { orgId, userId }, tx).ConfigureAwait(false)
             ?? throw PlatformException.NotFound("The member");
         if (current == "owner")

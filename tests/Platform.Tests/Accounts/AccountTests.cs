@@ -146,6 +146,19 @@ public abstract partial class AccountTests : IAsyncLifetime
     }
 
     [DbFact]
+    public async Task ChangePassword_NeedsTheCurrentOneAndEndsRefreshTokens()
+    {
+        User user = await Accounts.SignUpAsync("han@example.com", Password, "Han");
+        TokenPair pair = await Tokens.IssueAsync(user, default);
+        var wrong = await Assert.ThrowsAsync<PlatformException>(() => Accounts.ChangePasswordAsync(user.Id, "not it at all", "a new long password", null, default));
+        Assert.Equal("current_password", wrong.Field);
+        await Accounts.ChangePasswordAsync(user.Id, Password, "a new long password", null, default);
+        await Assert.ThrowsAsync<PlatformException>(() => Tokens.RefreshAsync(pair.RefreshToken, null, default));
+        await Assert.ThrowsAsync<PlatformException>(() => Accounts.SignInAsync("han@example.com", Password, null, null, null, default));
+        await Accounts.SignInAsync("han@example.com", "a new long password", null, null, null, default);
+    }
+
+    [DbFact]
     public async Task Refresh_RotatesAndAReusedTokenRevokesTheWholeFamily()
     {
         User user = await Accounts.SignUpAsync("jung@example.com", Password, "Jung");

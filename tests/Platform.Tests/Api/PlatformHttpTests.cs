@@ -271,6 +271,44 @@ public abstract class PlatformHttpTests : IAsyncLifetime
     }
 
     [DbFact]
+    public async Task SignInAttempts_ManyAccountsFromOneAddress_LimitedPerMinute()
+    {
+        // Credential stuffing: one guess each at many accounts never trips a per-account lockout; the address limit does.
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 32; i++)
+        {
+            statuses.Add((await _stack.PostAsync("/api/auth/token", new { email = $"user{i}@example.com", password = "guess guess guess" })).Status);
+        }
+
+        Assert.Equal(30, statuses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[^1]);
+        var (status, problem) = await _stack.PostAsync("/api/auth/signup", new { email = "new@example.com", password = "correct horse battery" });
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Equal("too_many_attempts", problem.GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await _stack.GetAsync("/api/plans", "x")).Status); // other endpoints are not limited
+    }
+
+    [DbFact]
+    public async Task TwoOwnersDemotingEachOtherAtOnce_OneOwnerRemains()
+    {
+        var (_, first) = await _stack.SignUpAsync("first@example.com");
+        string org = await _stack.CreateOrgAsync(first, "Pair");
+        var (_, invite) = await _stack.PostAsync($"/api/orgs/{org}/invitations", new { email = "second@example.com", role = "owner" }, first);
+        var (secondId, second) = await _stack.SignUpAsync("second@example.com");
+        await _stack.PostAsync("/api/invitations/accept", new { token = invite.GetProperty("token").GetString() }, second);
+        var (_, members) = await _stack.GetAsync($"/api/orgs/{org}/members", first);
+        string firstId = members.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("email").GetString() == "first@example.com").GetProperty("user_id").GetString()!;
+
+        var results = await Task.WhenAll(
+            _stack.SendAsync(HttpMethod.Patch, $"/api/orgs/{org}/members/{secondId}", new { role = "admin" }, first),
+            _stack.SendAsync(HttpMethod.Patch, $"/api/orgs/{org}/members/{firstId}", new { role = "admin" }, second));
+
+        (_, members) = await _stack.GetAsync($"/api/orgs/{org}/members", first); // both stay members (one as admin)
+        Assert.Equal(1, members.GetProperty("data").EnumerateArray().Count(m => m.GetProperty("role").GetString() == "owner"));
+        Assert.Single(results, r => r.Status == HttpStatusCode.OK);
+    }
+
+    [DbFact]
     public async Task BadRequests_GetProblemDetailsNamingTheField()
     {
         var (status, problem) = await _stack.PostAsync("/api/auth/signup", "{\"email\":\"x@example.com\",\"password\":\"long enough pw\",\"nickname\":1}");

@@ -20,8 +20,9 @@ namespace Inference.Platform.Keys;
 /// <remarks>
 /// Monthly token caps (a plan without overage, a budget's hard stop, an override) are enforced by the gateway's quota
 /// counters, which reserve prompt + max_tokens before a request runs, so concurrent requests cannot overshoot. Those
-/// counters start at zero in a new process; the ledger's total for the month at that moment (the baseline) is taken
-/// off the cap, so usage before a restart still counts.
+/// counters start at zero in a new process; the ledger's total for the month when this process first sees the cap (the
+/// baseline) is taken off it, so usage before a restart still counts. A cap set mid-month also subtracts what this
+/// process already counted, once more: the error is on the safe side (an early stop), never an overshoot.
 /// </remarks>
 public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDisposable
 {
@@ -72,8 +73,8 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
         Limits tenant = org.Plan.Limits.Merge(org.Overrides);
         if (MonthlyCap(org) is { } cap)
         {
-            long baseline = _baselines.TryGetValue((org.Id, snapshot.Period), out long b) ? b : snapshot.MonthTokens.GetValueOrDefault(org.Id);
-            _baselines.TryAdd((org.Id, snapshot.Period), baseline);
+            // Taken at the reload that first saw the cap this month (0 for an organization that appeared since).
+            long baseline = _baselines.GetValueOrDefault((org.Id, snapshot.Period));
             tenant = tenant with { MonthlyTokens = Math.Max(0, cap - baseline) };
         }
 
@@ -143,10 +144,21 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
                     row.ExpiresMs is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null);
             }
 
-            var month = (await connection.QueryAsync<(string OrgId, long Tokens)>(
-                $"SELECT org_id, SUM(prompt_tokens + completion_tokens) FROM usage_records WHERE period = @period AND {UsageLedger.BillableCondition} GROUP BY org_id",
-                new { period }).ConfigureAwait(false)).ToDictionary(r => r.OrgId, r => r.Tokens, StringComparer.Ordinal);
-            _snapshot = new Snapshot(keys.ToFrozenDictionary(StringComparer.Ordinal), orgs.ToFrozenDictionary(StringComparer.Ordinal), month, period, now);
+            // The month's ledger totals only for capped organizations without a baseline yet (the first reload of a month,
+            // a new cap): a steady reload reads keys and organizations only.
+            var needBaseline = orgs.Values.Where(o => MonthlyCap(o) is not null && !_baselines.ContainsKey((o.Id, period))).Select(o => o.Id).ToList();
+            if (needBaseline.Count > 0)
+            {
+                var month = (await connection.QueryAsync<(string OrgId, long Tokens)>(
+                    $"SELECT org_id, SUM(prompt_tokens + completion_tokens) FROM usage_records WHERE period = @period AND {UsageLedger.BillableCondition} GROUP BY org_id",
+                    new { period }).ConfigureAwait(false)).ToDictionary(r => r.OrgId, r => r.Tokens, StringComparer.Ordinal);
+                foreach (string id in needBaseline)
+                {
+                    _baselines.TryAdd((id, period), month.GetValueOrDefault(id));
+                }
+            }
+
+            _snapshot = new Snapshot(keys.ToFrozenDictionary(StringComparer.Ordinal), orgs.ToFrozenDictionary(StringComparer.Ordinal), period, now);
 
             foreach (var (keyId, ms) in _lastUsed)
             {
@@ -178,10 +190,9 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
     public sealed record OrgView(string Id, Plan Plan, Limits? Overrides, long? BudgetKrw, bool BudgetHardStop);
 
     private sealed record Snapshot(
-        FrozenDictionary<string, ApiKey> Keys, FrozenDictionary<string, OrgView> Orgs, IReadOnlyDictionary<string, long> MonthTokens, string Period, DateTimeOffset LoadedAt)
+        FrozenDictionary<string, ApiKey> Keys, FrozenDictionary<string, OrgView> Orgs, string Period, DateTimeOffset LoadedAt)
     {
-        public static Snapshot Empty { get; } = new(FrozenDictionary<string, ApiKey>.Empty, FrozenDictionary<string, OrgView>.Empty,
-            new Dictionary<string, long>(), "", DateTimeOffset.MinValue);
+        public static Snapshot Empty { get; } = new(FrozenDictionary<string, ApiKey>.Empty, FrozenDictionary<string, OrgView>.Empty, "", DateTimeOffset.MinValue);
     }
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Cannot reload keys and plans from {Database}: {Reason}; serving the last snapshot until it is back")]

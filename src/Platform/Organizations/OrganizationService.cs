@@ -330,7 +330,6 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
         Permission.ManageKeys or Permission.ReadKeys => "owner, admin or developer",
         Permission.ManageBilling or Permission.ReadBilling => "owner, admin or billing",
         Permission.ReadAudit or Permission.ManageOrganization => "owner or admin",
-        Permission.DeleteOrganization => "owner",
         _ => "a member role",
     };
 

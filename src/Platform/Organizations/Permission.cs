@@ -5,7 +5,6 @@ public enum Permission
 {
     ReadOrganization,
     ManageOrganization,
-    DeleteOrganization,
     ManageMembers,
     ManageKeys,
     ReadKeys,

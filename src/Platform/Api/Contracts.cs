@@ -37,6 +37,7 @@ public static class Contracts
 
     public sealed record PlanRequest(string? Plan);
 
+
     public sealed record BudgetRequest(long? MonthlyBudgetKrw, bool HardStop, string? WebhookUrl);
 
     public sealed record LimitsRequest(JsonElement? Limits);
@@ -60,11 +61,11 @@ public static class Contracts
 
     public sealed record KeyResponse(
         string Id, string Name, string Prefix, string KeyId, string Status, Limits? Limits, string CreatedBy, DateTimeOffset CreatedAt,
-        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, string? Secret = null);
+        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, string? AppId, string? Secret = null);
 
     public sealed record PlanResponse(string Id, string Name, long MonthlyFeeKrw, long IncludedTokens, long OveragePer1kTokensKrw, Limits Limits, string PriorityClass);
 
-    public sealed record UsageResponse(DateOnly From, DateOnly To, long Requests, long PromptTokens, long CompletionTokens, long BillableTokens, IReadOnlyList<UsageDay> Days);
+    public sealed record UsageResponse(DateOnly From, DateOnly To, string? AppId, long Requests, long PromptTokens, long CompletionTokens, long BillableTokens, IReadOnlyList<UsageDay> Days);
 
     public sealed record BudgetResponse(
         long? MonthlyBudgetKrw, bool HardStop, string? WebhookUrl, string Period, long SpendKrw, IReadOnlyList<BudgetAlert> Alerts, string? WebhookSecret = null);

@@ -28,10 +28,15 @@ public static partial class ManagementApi
             return Json(ToResponse(org, role));
         }).Accepts<PlanRequest>("application/json").Produces<OrganizationResponse>().WithSummary("Change the plan (applies to the gateway within 5 s)");
 
-        api.MapGet("/orgs/{orgId}/usage", async (HttpContext ctx, string orgId, string? from, string? to, OrganizationService orgs, UsageLedger ledger, TimeProvider time) =>
+        api.MapGet("/orgs/{orgId}/usage", async (HttpContext ctx, string orgId, string? from, string? to, string? app_id, OrganizationService orgs, Apps.AppService apps, UsageLedger ledger, TimeProvider time) =>
         {
             User user = await CallerAsync(ctx).ConfigureAwait(false);
             await orgs.AuthorizeAsync(user, orgId, Permission.ReadUsage, ctx.RequestAborted).ConfigureAwait(false);
+            if (app_id is not null)
+            {
+                await apps.GetAsync(orgId, app_id, ctx.RequestAborted).ConfigureAwait(false); // 404 for another organization's app
+            }
+
             DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
             DateOnly first = ParseDay(from, "from") ?? new DateOnly(today.Year, today.Month, 1);
             DateOnly last = ParseDay(to, "to") ?? today;
@@ -41,9 +46,9 @@ public static partial class ManagementApi
             }
 
             var days = await ledger.DailyAsync(orgId, new DateTimeOffset(first.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero),
-                new DateTimeOffset(last.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), ctx.RequestAborted).ConfigureAwait(false);
-            return Json(new UsageResponse(first, last, days.Sum(d => d.Requests), days.Sum(d => d.PromptTokens), days.Sum(d => d.CompletionTokens), days.Sum(d => d.BillableTokens), days));
-        }).Produces<UsageResponse>().WithSummary("Usage per UTC day (from/to: yyyy-MM-dd, inclusive; default this month)");
+                new DateTimeOffset(last.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), ctx.RequestAborted, app_id).ConfigureAwait(false);
+            return Json(new UsageResponse(first, last, app_id, days.Sum(d => d.Requests), days.Sum(d => d.PromptTokens), days.Sum(d => d.CompletionTokens), days.Sum(d => d.BillableTokens), days));
+        }).Produces<UsageResponse>().WithSummary("Usage per UTC day (from/to: yyyy-MM-dd, inclusive; default this month; app_id: only that app's keys)");
 
         api.MapGet("/orgs/{orgId}/invoices", async (HttpContext ctx, string orgId, OrganizationService orgs, InvoiceService invoices) =>
         {

@@ -76,6 +76,7 @@ public static partial class ManagementApi
         MapAuth(api);
         MapOrganizations(api);
         MapKeys(api);
+        MapApps(api);
         MapBilling(api);
         MapAdmin(api);
     }

@@ -18,6 +18,8 @@ public static class AuditAction
     public const string MemberJoined = "member.joined";
     public const string RoleChanged = "member.role_changed";
     public const string MemberRemoved = "member.removed";
+    public const string AppCreated = "app.created";
+    public const string AppArchived = "app.archived";
     public const string KeyCreated = "key.created";
     public const string KeyRevoked = "key.revoked";
     public const string PlanChanged = "plan.changed";

@@ -158,13 +158,14 @@ public sealed partial class UsageLedger : IUsageSink, IDisposable
             .ToDictionary(r => r.OrgId, r => r.Tokens, StringComparer.Ordinal);
     }
 
-    /// <summary>The organization's usage per UTC day between two instants.</summary>
-    public async Task<IReadOnlyList<UsageDay>> DailyAsync(string orgId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    /// <summary>The organization's usage per UTC day between two instants (only the keys of <paramref name="appId"/> when given).</summary>
+    public async Task<IReadOnlyList<UsageDay>> DailyAsync(string orgId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, string? appId = null)
     {
         await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
         var rows = await connection.QueryAsync<UsageRow>(
-            "SELECT ts_ms, prompt_tokens, completion_tokens, cached_tokens, status, response_cache_hit FROM usage_records WHERE org_id = @orgId AND ts_ms >= @from AND ts_ms < @to",
-            new { orgId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds() }).ConfigureAwait(false);
+            "SELECT ts_ms, prompt_tokens, completion_tokens, cached_tokens, status, response_cache_hit FROM usage_records WHERE org_id = @orgId AND ts_ms >= @from AND ts_ms < @to" +
+            " AND (@appId IS NULL OR key_id IN (SELECT key_id FROM api_keys WHERE org_id = @orgId AND app_id = @appId))",
+            new { orgId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds(), appId }).ConfigureAwait(false);
         return rows
             .GroupBy(r => DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeMilliseconds(r.TsMs).UtcDateTime))
             .OrderBy(g => g.Key)

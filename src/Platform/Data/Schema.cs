@@ -177,5 +177,18 @@ internal static class Schema
                 value TEXT NOT NULL
             );
             """),
+        (2, "apps, and keys scoped to one app", """
+            CREATE TABLE apps (
+                id TEXT PRIMARY KEY,
+                org_id TEXT NOT NULL REFERENCES organizations(id),
+                name TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                archived_ms BIGINT
+            );
+            CREATE INDEX apps_org ON apps (org_id);
+            ALTER TABLE api_keys ADD COLUMN app_id TEXT REFERENCES apps(id);
+            CREATE INDEX api_keys_app ON api_keys (app_id);
+            """),
     ];
 }

@@ -81,7 +81,7 @@ public sealed class PlatformServices : IAsyncDisposable
             services.AddSingleton(type, _ => _provider.GetRequiredService(type));
         }
 
-        services.AddHostedService(_ => new KeyStoreRefresher(Get<PlatformKeyStore>(), Get<KeyService>(), Get<OrganizationService>(), Options));
+        services.AddHostedService(_ => new KeyStoreRefresher(Get<PlatformKeyStore>(), Get<KeyService>(), Get<OrganizationService>(), Get<Apps.AppService>(), Options));
         services.AddHostedService(_ => Get<LedgerDeliveryService>());
         services.AddHostedService(_ => new BudgetMonitorService(Get<BudgetMonitor>(), Get<InvoiceService>(), Options, Get<TimeProvider>()));
     }
@@ -92,7 +92,7 @@ public sealed class PlatformServices : IAsyncDisposable
     [
         typeof(PasswordHasher), typeof(AuditLog), typeof(IEmailSender), typeof(AccountService), typeof(TokenService), typeof(OrganizationService),
         typeof(KeyService), typeof(PlatformKeyStore), typeof(UsageLedger), typeof(InvoiceService), typeof(BudgetMonitor), typeof(PaymentService),
-        typeof(AdminBootstrap),
+        typeof(AdminBootstrap), typeof(Apps.AppService),
     ];
 
     private static void Register(IServiceCollection services, PlatformOptions options, PlatformDatabase database, IEmailSender? email, HttpMessageHandler? webhookHandler)
@@ -118,5 +118,6 @@ public sealed class PlatformServices : IAsyncDisposable
         services.AddSingleton(sp => new PaymentService(database, sp.GetRequiredService<InvoiceService>(), sp.GetRequiredService<IPaymentProvider>(),
             sp.GetRequiredService<AuditLog>(), sp.GetRequiredService<TimeProvider>(), options.StripeWebhookSecret));
         services.AddSingleton<AdminBootstrap>();
+        services.AddSingleton<Apps.AppService>();
     }
 }

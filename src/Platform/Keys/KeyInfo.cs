@@ -2,7 +2,7 @@ using Inference.Gateway.Keys;
 
 namespace Inference.Platform.Keys;
 
-/// <summary>An API key as the management API shows it: never the secret, only its visible prefix.</summary>
+/// <summary>An API key as the management API shows it: never the secret, only its visible prefix. <see cref="AppId"/>: the app it is scoped to, if any.</summary>
 public sealed record KeyInfo(
     string Id,
     string OrgId,
@@ -14,4 +14,5 @@ public sealed record KeyInfo(
     DateTimeOffset CreatedAt,
     DateTimeOffset? ExpiresAt,
     DateTimeOffset? RevokedAt,
-    DateTimeOffset? LastUsedAt);
+    DateTimeOffset? LastUsedAt,
+    string? AppId = null);

@@ -18,7 +18,9 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
     /// <summary>Raised after a key is created or revoked, so this replica's gateway view reloads at once.</summary>
     public event Action? Changed;
 
-    public async Task<(KeyInfo Key, string Secret)> CreateAsync(User actor, string orgId, string? name, Limits? limits, DateTimeOffset? expiresAt, string? ip, CancellationToken ct)
+    /// <summary>Creates a key of the organization, or of one of its apps when <paramref name="appId"/> is given.</summary>
+    public async Task<(KeyInfo Key, string Secret)> CreateAsync(User actor, string orgId, string? name, Limits? limits, DateTimeOffset? expiresAt, string? ip, CancellationToken ct,
+        string? appId = null)
     {
         string trimmed = (name ?? string.Empty).Trim();
         if (trimmed.Length is 0 or > 100)
@@ -34,12 +36,27 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
 
         string secret = ApiKeyGenerator.Generate();
         byte[] sha = KeyHash.Sha256(secret);
-        var key = new KeyInfo(Ids.New("key", now), orgId, trimmed, ApiKeyGenerator.DisplayPrefixOf(secret), KeyHash.KeyIdOf(sha), limits, actor.Id, now, expiresAt, null, null);
+        var key = new KeyInfo(Ids.New("key", now), orgId, trimmed, ApiKeyGenerator.DisplayPrefixOf(secret), KeyHash.KeyIdOf(sha), limits, actor.Id, now, expiresAt, null, null, appId);
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        if (appId is not null)
+        {
+            // Checked in the transaction that inserts the key: an app archived meanwhile gets no new key.
+            long? archived = await connection.QuerySingleOrDefaultAsync<long?>("SELECT COALESCE(archived_ms, 0) FROM apps WHERE id = @appId AND org_id = @orgId", new { appId, orgId }, tx).ConfigureAwait(false);
+            if (archived is null)
+            {
+                throw PlatformException.Invalid("app_id", $"The organization has no app '{appId}'.");
+            }
+
+            if (archived != 0)
+            {
+                throw PlatformException.Invalid("app_id", $"The app '{appId}' is archived.");
+            }
+        }
+
         await connection.ExecuteAsync(
-            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, key_id, limits, created_by, created_ms, expires_ms) VALUES (@Id, @OrgId, @Name, @Prefix, @hash, @KeyId, @limits, @CreatedBy, @now, @expires)",
-            new { key.Id, key.OrgId, key.Name, key.Prefix, hash = Convert.ToHexStringLower(sha), key.KeyId, limits = LimitsJson.Serialize(limits), key.CreatedBy, now = now.ToUnixTimeMilliseconds(), expires = expiresAt?.ToUnixTimeMilliseconds() },
+            "INSERT INTO api_keys (id, org_id, app_id, name, prefix, key_hash, key_id, limits, created_by, created_ms, expires_ms) VALUES (@Id, @OrgId, @AppId, @Name, @Prefix, @hash, @KeyId, @limits, @CreatedBy, @now, @expires)",
+            new { key.Id, key.OrgId, key.AppId, key.Name, key.Prefix, hash = Convert.ToHexStringLower(sha), key.KeyId, limits = LimitsJson.Serialize(limits), key.CreatedBy, now = now.ToUnixTimeMilliseconds(), expires = expiresAt?.ToUnixTimeMilliseconds() },
             tx).ConfigureAwait(false);
         await audit.WriteAsync(AuditAction.KeyCreated, orgId, actor.Id, key.Id, $"{trimmed} ({key.Prefix})", ip, connection, tx).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
@@ -85,6 +102,7 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
     {
         public string Id { get; set; } = "";
         public string OrgId { get; set; } = "";
+        public string? AppId { get; set; }
         public string Name { get; set; } = "";
         public string Prefix { get; set; } = "";
         public string KeyHash { get; set; } = "";
@@ -97,7 +115,7 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
         public long? LastUsedMs { get; set; }
 
         public KeyInfo ToInfo() => new(Id, OrgId, Name, Prefix, KeyId, LimitsJson.Deserialize(Limits), CreatedBy, DateTimeOffset.FromUnixTimeMilliseconds(CreatedMs),
-            At(ExpiresMs), At(RevokedMs), At(LastUsedMs));
+            At(ExpiresMs), At(RevokedMs), At(LastUsedMs), AppId);
 
         private static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
     }

@@ -6,9 +6,9 @@ namespace Inference.Platform.Keys;
 
 /// <summary>
 /// Reloads <see cref="PlatformKeyStore"/> every <see cref="PlatformOptions.RefreshInterval"/>, and at once when this
-/// replica changed a key, a plan, overrides or a budget (other replicas see it at their next interval).
+/// replica changed a key, an app, a plan, overrides or a budget (other replicas see it at their next interval).
 /// </summary>
-public sealed class KeyStoreRefresher(PlatformKeyStore store, KeyService keys, OrganizationService organizations, PlatformOptions options) : BackgroundService
+public sealed class KeyStoreRefresher(PlatformKeyStore store, KeyService keys, OrganizationService organizations, Apps.AppService apps, PlatformOptions options) : BackgroundService
 {
     private readonly SemaphoreSlim _changed = new(0, 1);
 
@@ -16,6 +16,7 @@ public sealed class KeyStoreRefresher(PlatformKeyStore store, KeyService keys, O
     {
         keys.Changed += Signal;
         organizations.Changed += Signal;
+        apps.Changed += Signal;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -35,6 +36,7 @@ public sealed class KeyStoreRefresher(PlatformKeyStore store, KeyService keys, O
         {
             keys.Changed -= Signal;
             organizations.Changed -= Signal;
+            apps.Changed -= Signal;
         }
     }
 

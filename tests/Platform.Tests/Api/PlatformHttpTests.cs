@@ -85,6 +85,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         var (userB, tokenB) = await _stack.SignUpAsync("b@example.com");
         string orgB = await _stack.CreateOrgAsync(tokenB, "B");
         var (keyB, secretB) = await _stack.CreateKeyAsync(tokenB, orgB);
+        var (_, appB) = await _stack.PostAsync($"/api/orgs/{orgB}/apps", new { name = "tutor" }, tokenB);
         var (_, invitation) = await _stack.PostAsync($"/api/orgs/{orgB}/invitations", new { email = "c@example.com", role = "developer" }, tokenB);
         string invitationB = invitation.GetProperty("id").GetString()!;
         await _stack.SendAsync(HttpMethod.Put, $"/api/orgs/{orgB}/plan", new { plan = "basic" }, tokenB);
@@ -93,7 +94,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         await _stack.Host.Services.Get<Inference.Platform.Keys.PlatformKeyStore>().RefreshAsync(default); // B's key's last use is written now, not mid-test
         string before = await SnapshotAsync(orgB, tokenB);
 
-        var values = new Dictionary<string, string> { ["orgId"] = orgB, ["keyId"] = keyB, ["userId"] = userB, ["invitationId"] = invitationB, ["invoiceId"] = invoiceB };
+        var values = new Dictionary<string, string> { ["orgId"] = orgB, ["keyId"] = keyB, ["userId"] = userB, ["invitationId"] = invitationB, ["invoiceId"] = invoiceB, ["appId"] = appB.GetProperty("id").GetString()! };
         // A valid body for every endpoint that takes one, so only authorization can refuse.
         var bodies = new Dictionary<string, object>
         {
@@ -101,6 +102,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
             ["PATCH /api/orgs/{orgId}/members/{userId}"] = new { role = "viewer" },
             ["POST /api/orgs/{orgId}/invitations"] = new { email = "x@example.com", role = "admin" },
             ["POST /api/orgs/{orgId}/keys"] = new { name = "stolen" },
+            ["POST /api/orgs/{orgId}/apps"] = new { name = "stolen" },
             ["PUT /api/orgs/{orgId}/plan"] = new { plan = "enterprise" },
             ["PUT /api/orgs/{orgId}/budget"] = new { monthly_budget_krw = 1, hard_stop = true },
             ["PUT /api/admin/orgs/{orgId}/limits"] = new { limits = new { requests_per_minute = 1 } },
@@ -121,6 +123,46 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         Assert.Equal(before, await SnapshotAsync(orgB, tokenB));
         Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(secretB)).Status); // B's key still works
         Assert.Equal(HttpStatusCode.OK, (await _stack.GetAsync($"/api/orgs/{orgA}", tokenA)).Status);
+    }
+
+    [DbFact]
+    public async Task AppScopedKeys_UsageCountsPerAppAndArchivingTheAppRevokesItsKeys()
+    {
+        var (_, token) = await _stack.SignUpAsync("teacher@example.com");
+        string org = await _stack.CreateOrgAsync(token, "School");
+        var (created, app) = await _stack.PostAsync($"/api/orgs/{org}/apps", new { name = "Math tutor" }, token);
+        Assert.Equal(HttpStatusCode.Created, created);
+        string appId = app.GetProperty("id").GetString()!;
+        var (keyStatus, appKey) = await _stack.PostAsync($"/api/orgs/{org}/keys", new { name = "tutor page", app_id = appId }, token);
+        Assert.Equal(HttpStatusCode.Created, keyStatus);
+        Assert.Equal(appId, appKey.GetProperty("app_id").GetString());
+        string appSecret = appKey.GetProperty("secret").GetString()!;
+        var (_, orgSecret) = await _stack.CreateKeyAsync(token, org, "backend");
+
+        Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(appSecret, maxTokens: 3)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(orgSecret, maxTokens: 3)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(orgSecret, maxTokens: 3)).Status);
+        var (_, all) = await _stack.GetAsync($"/api/orgs/{org}/usage", token);
+        var (_, perApp) = await _stack.GetAsync($"/api/orgs/{org}/usage?app_id={appId}", token);
+        Assert.Equal(3, all.GetProperty("requests").GetInt64());
+        Assert.Equal(1, perApp.GetProperty("requests").GetInt64());
+        Assert.Equal(appId, perApp.GetProperty("app_id").GetString());
+
+        // Another organization's app: not a scope this organization's keys can take, and its usage is not found.
+        var (_, other) = await _stack.SignUpAsync("other@example.com");
+        string otherOrg = await _stack.CreateOrgAsync(other, "Other");
+        var (badStatus, problem) = await _stack.PostAsync($"/api/orgs/{otherOrg}/keys", new { name = "x", app_id = appId }, other);
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus);
+        Assert.Equal("app_id", problem.GetProperty("field").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await _stack.GetAsync($"/api/orgs/{otherOrg}/usage?app_id={appId}", other)).Status);
+
+        var (archived, archivedApp) = await _stack.SendAsync(HttpMethod.Delete, $"/api/orgs/{org}/apps/{appId}", token: token);
+        Assert.Equal(HttpStatusCode.OK, archived);
+        Assert.True(archivedApp.TryGetProperty("archived_at", out _));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _stack.ChatAsync(appSecret, maxTokens: 1)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(orgSecret, maxTokens: 1)).Status);
+        var (afterStatus, _) = await _stack.PostAsync($"/api/orgs/{org}/keys", new { name = "again", app_id = appId }, token);
+        Assert.Equal(HttpStatusCode.BadRequest, afterStatus);
     }
 
     [DbFact]
@@ -354,7 +396,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
     private async Task<string> SnapshotAsync(string org, string token)
     {
         var parts = new List<string>();
-        foreach (string path in new[] { "", "/members", "/keys", "/invitations", "/budget", "/invoices", "/audit" })
+        foreach (string path in new[] { "", "/members", "/keys", "/apps", "/invitations", "/budget", "/invoices", "/audit" })
         {
             var (status, body) = await _stack.GetAsync($"/api/orgs/{org}{path}", token);
             Assert.Equal(HttpStatusCode.OK, status);

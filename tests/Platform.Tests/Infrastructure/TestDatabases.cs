@@ -11,7 +11,7 @@ public static class TestDatabases
     }
 
     /// <summary>A database spec (for <see cref="Hosting.PlatformOptions.Database"/>) of the given kind.</summary>
-    public static async Task<string> NewAsync(Data.DatabaseKind kind) => kind == Data.DatabaseKind.Sqlite
+    public static async Task<string> NewAsync(Inference.Platform.Data.DatabaseKind kind) => kind == Inference.Platform.Data.DatabaseKind.Sqlite
         ? Path.Combine(TempFolder("platform-sqlite"), "platform.db")
         : await PostgresServer.NewDatabaseAsync();
 }

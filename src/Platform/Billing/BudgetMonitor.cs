@@ -28,7 +28,7 @@ public sealed partial class BudgetMonitor(PlatformDatabase database, UsageLedger
     {
         DateTimeOffset now = time.GetUtcNow();
         string period = UsageLedger.PeriodOf(now);
-        IReadOnlyDictionary<string, long> tokens = await ledger.TokensByOrgAsync(period, ct).ConfigureAwait(false);
+        IReadOnlyDictionary<string, long> tokens = await ledger.BudgetedTokensAsync(period, ct).ConfigureAwait(false);
         var raised = new List<BudgetAlert>();
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         var orgs = await connection.QueryAsync<OrganizationService.OrgRow>("SELECT * FROM organizations WHERE budget_krw IS NOT NULL").ConfigureAwait(false);

@@ -7,6 +7,7 @@ namespace Inference.Platform.Billing;
 public sealed class BudgetMonitorService(BudgetMonitor monitor, InvoiceService invoices, PlatformOptions options, TimeProvider time) : BackgroundService
 {
     public static readonly TimeSpan InvoiceGrace = TimeSpan.FromHours(1);
+    private string? _issued;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -19,9 +20,11 @@ public sealed class BudgetMonitorService(BudgetMonitor monitor, InvoiceService i
                 DateTime now = time.GetUtcNow().UtcDateTime;
                 var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
                 // An hour's grace: records spooled during an outage at the month's end are in the ledger before it is billed.
-                if (time.GetUtcNow() >= monthStart + InvoiceGrace)
+                string lastMonth = UsageLedger.PeriodOf(monthStart.AddMonths(-1));
+                if (time.GetUtcNow() >= monthStart + InvoiceGrace && lastMonth != _issued)
                 {
-                    await invoices.IssueAsync(UsageLedger.PeriodOf(monthStart.AddMonths(-1)), stoppingToken).ConfigureAwait(false); // idempotent
+                    await invoices.IssueAsync(lastMonth, stoppingToken).ConfigureAwait(false); // idempotent: another replica may have run it
+                    _issued = lastMonth; // once per month per process, not at every tick
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -162,16 +162,29 @@ public sealed partial class UsageLedger : IUsageSink, IDisposable
     public async Task<IReadOnlyList<UsageDay>> DailyAsync(string orgId, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, string? appId = null)
     {
         await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
-        var rows = await connection.QueryAsync<UsageRow>(
-            "SELECT ts_ms, prompt_tokens, completion_tokens, cached_tokens, status, response_cache_hit FROM usage_records WHERE org_id = @orgId AND ts_ms >= @from AND ts_ms < @to" +
-            " AND (@appId IS NULL OR key_id IN (SELECT key_id FROM api_keys WHERE org_id = @orgId AND app_id = @appId))",
+        // Aggregated in the database: a UTC day is ts_ms / 86,400,000 (integer division in both engines).
+        var rows = await connection.QueryAsync<DayRow>(
+            $"""
+            SELECT ts_ms / 86400000 AS day_number, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+                   SUM(cached_tokens) AS cached_tokens, SUM(CASE WHEN {BillableCondition} THEN prompt_tokens + completion_tokens ELSE 0 END) AS billable_tokens
+            FROM usage_records
+            WHERE org_id = @orgId AND ts_ms >= @from AND ts_ms < @to
+              AND (@appId IS NULL OR key_id IN (SELECT key_id FROM api_keys WHERE org_id = @orgId AND app_id = @appId))
+            GROUP BY ts_ms / 86400000
+            ORDER BY day_number
+            """,
             new { orgId, from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds(), appId }).ConfigureAwait(false);
-        return rows
-            .GroupBy(r => DateOnly.FromDateTime(DateTimeOffset.FromUnixTimeMilliseconds(r.TsMs).UtcDateTime))
-            .OrderBy(g => g.Key)
-            .Select(g => new UsageDay(g.Key, g.LongCount(), g.Sum(r => r.PromptTokens), g.Sum(r => r.CompletionTokens), g.Sum(r => r.CachedTokens),
-                g.Where(r => r.Status is "completed" or "cancelled" && r.ResponseCacheHit == 0).Sum(r => r.PromptTokens + r.CompletionTokens)))
-            .ToList();
+        return rows.Select(r => new UsageDay(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)r.DayNumber),
+            r.Requests, r.PromptTokens, r.CompletionTokens, r.CachedTokens, r.BillableTokens)).ToList();
+    }
+
+    /// <summary>Billable tokens in a period of the organizations that have a budget (what the budget monitor checks).</summary>
+    public async Task<IReadOnlyDictionary<string, long>> BudgetedTokensAsync(string period, CancellationToken ct)
+    {
+        await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
+        return (await connection.QueryAsync<(string OrgId, long Tokens)>(
+            $"SELECT org_id, SUM(prompt_tokens + completion_tokens) FROM usage_records WHERE period = @period AND {BillableCondition} AND org_id IN (SELECT id FROM organizations WHERE budget_krw IS NOT NULL) GROUP BY org_id",
+            new { period }).ConfigureAwait(false)).ToDictionary(r => r.OrgId, r => r.Tokens, StringComparer.Ordinal);
     }
 
     public void Dispose() => _spoolGate.Dispose();
@@ -232,14 +245,14 @@ public sealed partial class UsageLedger : IUsageSink, IDisposable
         };
     }
 
-    private sealed class UsageRow
+    private sealed class DayRow
     {
-        public long TsMs { get; set; }
+        public long DayNumber { get; set; }
+        public long Requests { get; set; }
         public long PromptTokens { get; set; }
         public long CompletionTokens { get; set; }
         public long CachedTokens { get; set; }
-        public string Status { get; set; } = "";
-        public long ResponseCacheHit { get; set; }
+        public long BillableTokens { get; set; }
     }
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Usage ledger {Database} unavailable ({Reason}): spooling records to disk until it is back")]

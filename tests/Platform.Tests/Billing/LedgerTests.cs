@@ -54,6 +54,14 @@ public abstract class LedgerTests : IAsyncLifetime
             Assert.Equal(records.Count, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM usage_records"));
         }
 
+        // Per UTC day, as the usage endpoint reports it.
+        Organization sample = orgs[1];
+        IReadOnlyList<UsageDay> days = await ledger.DailyAsync(sample.Id, new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), default);
+        var expectedDays = records.Where(r => r.Tenant == sample.Id).GroupBy(r => DateOnly.FromDateTime(r.Timestamp.UtcDateTime)).OrderBy(g => g.Key)
+            .Select(g => (g.Key, (long)g.Count(), g.Where(r => r.Status is UsageStatus.Completed or UsageStatus.Cancelled && !r.ResponseCacheHit).Sum(r => r.TotalTokens))).ToList();
+        Assert.Equal(expectedDays, days.Select(d => (d.Day, d.Requests, d.BillableTokens)).ToList());
+        Assert.Equal(31, days.Count);
+
         var invoices = _platform.Get<InvoiceService>();
         IReadOnlyList<Invoice> issued = await invoices.IssueAsync("2026-10", default);
         Assert.Equal(orgs.Count(o => o.Plan != "free"), issued.Count);

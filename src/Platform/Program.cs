@@ -84,15 +84,15 @@ async Task<int> Tool(ParseResult parse, CancellationToken ct, Func<PlatformDatab
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
-    string? modelDir = parse.GetValue(model);
-    if (modelDir is null && workerUrls.Length == 0)
+    string? modelDir;
+    try
     {
-        modelDir = BundledModelLocator.Find();
-        if (modelDir is null)
-        {
-            Console.Error.WriteLine($"error: no --model or --worker given and the bundled model ({BundledModelLocator.RelativePath}) was not found");
-            return 2;
-        }
+        modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
+    }
+    catch (ArgumentException ex)
+    {
+        Console.Error.WriteLine($"error: {ex.Message}");
+        return 2;
     }
 
     PlatformOptions platform;

@@ -70,6 +70,21 @@ public sealed record GatewayOptions
 
     public ApiLimits Limits { get; init; } = new();
 
+    /// <summary>
+    /// The model folder for the in-process worker from the command line: <paramref name="model"/>, or the bundled model
+    /// when neither a model nor workers are given. Throws ArgumentException when the bundled model is needed but absent.
+    /// </summary>
+    public static string? ModelOrBundled(string? model, IReadOnlyCollection<string> workers)
+    {
+        if (model is not null || workers.Count > 0)
+        {
+            return model;
+        }
+
+        return Worker.Cli.BundledModelLocator.Find()
+            ?? throw new ArgumentException($"no --model or --worker given and the bundled model ({Worker.Cli.BundledModelLocator.RelativePath}) was not found");
+    }
+
     /// <summary>True when the listening address is loopback only.</summary>
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
 

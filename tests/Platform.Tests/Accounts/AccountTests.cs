@@ -8,32 +8,13 @@ using OtpNet;
 namespace Inference.Platform.Tests.Accounts;
 
 /// <summary>Accounts on a real database: sign-up, lockout, TOTP with recovery codes, password reset, refresh-token rotation.</summary>
-public abstract partial class AccountTests : IAsyncLifetime
+public abstract partial class AccountTests : DatabaseSuite
 {
     private const string Password = "correct horse battery";
-    private TestPlatform _platform = null!;
 
-    protected abstract DatabaseKind Kind { get; }
+    private AccountService Accounts => Platform.Get<AccountService>();
 
-    private AccountService Accounts => _platform.Get<AccountService>();
-
-    private TokenService Tokens => _platform.Get<TokenService>();
-
-    public async Task InitializeAsync()
-    {
-        if (this is not AccountTestsPostgres || PostgresServer.SkipReason is null)
-        {
-            _platform = await TestPlatform.StartAsync(Kind);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_platform is not null)
-        {
-            await _platform.DisposeAsync();
-        }
-    }
+    private TokenService Tokens => Platform.Get<TokenService>();
 
     [DbFact]
     public async Task SignUp_SameEmailTwice_SecondIsConflictAndEmailIsCaseInsensitive()
@@ -71,7 +52,7 @@ public abstract partial class AccountTests : IAsyncLifetime
         Assert.Equal("account_locked", locked.Code);
         Assert.True(locked.RetryAfterSeconds > 0);
 
-        _platform.Time.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(1));
+        Platform.Time.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(1));
         User user = await Accounts.SignInAsync("lee@example.com", Password, null, null, null, default);
         Assert.Equal("lee@example.com", user.Email);
         // A success resets the count: four more failures do not lock.
@@ -97,7 +78,7 @@ public abstract partial class AccountTests : IAsyncLifetime
         var (secret, uri) = await Accounts.BeginTotpAsync(user.Id, default);
         Assert.StartsWith("otpauth://totp/Inference:park%40example.com?secret=", uri, StringComparison.Ordinal);
         var totp = new Totp(Base32Encoding.ToBytes(secret));
-        string Code() => totp.ComputeTotp(_platform.Time.GetUtcNow().UtcDateTime);
+        string Code() => totp.ComputeTotp(Platform.Time.GetUtcNow().UtcDateTime);
 
         await Assert.ThrowsAsync<PlatformException>(() => Accounts.ConfirmTotpAsync(user.Id, "000000" == Code() ? "111111" : "000000", null, default));
         IReadOnlyList<string> recovery = await Accounts.ConfirmTotpAsync(user.Id, Code(), null, default);
@@ -108,7 +89,7 @@ public abstract partial class AccountTests : IAsyncLifetime
         Assert.Equal("two_factor_required", needed.Code);
 
         // The code used to confirm is spent; the next time step's code works once.
-        _platform.Time.Advance(TimeSpan.FromSeconds(30));
+        Platform.Time.Advance(TimeSpan.FromSeconds(30));
         string code = Code();
         Assert.True((await Accounts.SignInAsync("park@example.com", Password, code, null, null, default)).TwoFactorEnabled);
         var replay = await Assert.ThrowsAsync<PlatformException>(() => Accounts.SignInAsync("park@example.com", Password, code, null, null, default));
@@ -129,7 +110,7 @@ public abstract partial class AccountTests : IAsyncLifetime
         TokenPair before = await Tokens.IssueAsync(user, default);
         await Accounts.RequestPasswordResetAsync("choi@example.com", default);
         await Accounts.RequestPasswordResetAsync("nobody@example.com", default); // says nothing, sends nothing
-        string token = TokenIn(_platform.LastMailTo("choi@example.com"));
+        string token = TokenIn(Platform.LastMailTo("choi@example.com"));
 
         await Accounts.ResetPasswordAsync(token, "a new long password", null, default);
         await Assert.ThrowsAsync<PlatformException>(() => Accounts.ResetPasswordAsync(token, "another long password", null, default));
@@ -137,11 +118,11 @@ public abstract partial class AccountTests : IAsyncLifetime
         await Accounts.SignInAsync("choi@example.com", "a new long password", null, null, null, default);
         var revoked = await Assert.ThrowsAsync<PlatformException>(() => Tokens.RefreshAsync(before.RefreshToken, null, default));
         Assert.Equal("invalid_refresh_token", revoked.Code);
-        Assert.DoesNotContain(Directory.GetFiles(_platform.MailDir), f => f.Contains("nobody", StringComparison.Ordinal));
+        Assert.DoesNotContain(Directory.GetFiles(Platform.MailDir), f => f.Contains("nobody", StringComparison.Ordinal));
 
         await Accounts.RequestPasswordResetAsync("choi@example.com", default);
-        string late = TokenIn(_platform.LastMailTo("choi@example.com"));
-        _platform.Time.Advance(TimeSpan.FromMinutes(31));
+        string late = TokenIn(Platform.LastMailTo("choi@example.com"));
+        Platform.Time.Advance(TimeSpan.FromMinutes(31));
         await Assert.ThrowsAsync<PlatformException>(() => Accounts.ResetPasswordAsync(late, "yet another password", null, default));
     }
 
@@ -182,9 +163,9 @@ public abstract partial class AccountTests : IAsyncLifetime
     {
         User user = await Accounts.SignUpAsync("yoon@example.com", Password, "Yoon");
         TokenPair pair = await Tokens.IssueAsync(user, default);
-        _platform.Time.Advance(TimeSpan.FromMinutes(14));
+        Platform.Time.Advance(TimeSpan.FromMinutes(14));
         Assert.Equal(user.Id, await Tokens.ValidateAccessTokenAsync(pair.AccessToken));
-        _platform.Time.Advance(TimeSpan.FromMinutes(2));
+        Platform.Time.Advance(TimeSpan.FromMinutes(2));
         Assert.Null(await Tokens.ValidateAccessTokenAsync(pair.AccessToken));
         Assert.Null(await Tokens.ValidateAccessTokenAsync(pair.AccessToken[..^2] + "xx"));
     }

@@ -18,7 +18,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (this is not PlatformHttpTestsPostgres || PostgresServer.SkipReason is null)
+        if (Kind == DatabaseKind.Sqlite || PostgresServer.SkipReason is null)
         {
             _stack = await PlatformStack.StartAsync(Kind);
         }

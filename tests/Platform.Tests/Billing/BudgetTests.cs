@@ -12,40 +12,21 @@ using Inference.Platform.Tests.Infrastructure;
 namespace Inference.Platform.Tests.Billing;
 
 /// <summary>Budget alerts at 50, 80 and 100 %, once each per period, posted to a real webhook receiver with an HMAC signature.</summary>
-public abstract class BudgetTests : IAsyncLifetime
+public abstract class BudgetTests : DatabaseSuite
 {
-    private TestPlatform _platform = null!;
-
-    protected abstract DatabaseKind Kind { get; }
-
-    public async Task InitializeAsync()
-    {
-        if (this is not BudgetTestsPostgres || PostgresServer.SkipReason is null)
-        {
-            _platform = await TestPlatform.StartAsync(Kind);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_platform is not null)
-        {
-            await _platform.DisposeAsync();
-        }
-    }
 
     [DbFact]
     public async Task Check_SpendCrossesThresholds_EachAlertOnceSignedAndRetriedWhileTheReceiverFails()
     {
         await using WebhookReceiver receiver = await WebhookReceiver.StartAsync();
-        User owner = await _platform.Get<AccountService>().SignUpAsync("owner@example.com", "correct horse battery", "Owner");
-        var orgs = _platform.Get<OrganizationService>();
+        User owner = await Platform.Get<AccountService>().SignUpAsync("owner@example.com", "correct horse battery", "Owner");
+        var orgs = Platform.Get<OrganizationService>();
         Organization org = await orgs.CreateAsync(owner, "Shop", null, default);
         await orgs.SetPlanAsync(owner, org.Id, "basic", null, default);
         var (_, secret) = await orgs.SetBudgetAsync(owner, org.Id, 50_000, false, receiver.Url.ToString(), null, default);
         Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
-        var monitor = _platform.Get<BudgetMonitor>();
-        var ledger = _platform.Get<UsageLedger>();
+        var monitor = Platform.Get<BudgetMonitor>();
+        var ledger = Platform.Get<UsageLedger>();
 
         // The fee alone (30,000 of 50,000) is 60 %: the 50 % alert.
         Assert.Equal([50], (await monitor.CheckAsync(default)).Select(a => a.ThresholdPercent));
@@ -85,7 +66,7 @@ public abstract class BudgetTests : IAsyncLifetime
         Assert.Equal(2, alerts.Single(a => a.ThresholdPercent == 80).Attempts);
 
         // A new period starts over.
-        _platform.Time.SetUtcNow(new DateTimeOffset(2026, 11, 2, 0, 0, 0, TimeSpan.Zero));
+        Platform.Time.SetUtcNow(new DateTimeOffset(2026, 11, 2, 0, 0, 0, TimeSpan.Zero));
         Assert.Equal([50], (await monitor.CheckAsync(default)).Select(a => a.ThresholdPercent));
     }
 
@@ -121,7 +102,7 @@ public abstract class BudgetTests : IAsyncLifetime
     }
 
     private UsageRecord Usage(string id, string org, long tokens) => new(id, "k", org, "m", tokens / 2, tokens - (tokens / 2), 0, null, null,
-        TimeSpan.FromSeconds(1), UsageStatus.Completed, "stop", "chat.completions", false, _platform.Time.GetUtcNow());
+        TimeSpan.FromSeconds(1), UsageStatus.Completed, "stop", "chat.completions", false, Platform.Time.GetUtcNow());
 }
 
 public sealed class BudgetTestsSqlite : BudgetTests

@@ -10,33 +10,14 @@ using Inference.Platform.Tests.Infrastructure;
 namespace Inference.Platform.Tests.Billing;
 
 /// <summary>The usage ledger and invoices on a real database: idempotent replay, exact totals, immutable invoices, backups.</summary>
-public abstract class LedgerTests : IAsyncLifetime
+public abstract class LedgerTests : DatabaseSuite
 {
-    private TestPlatform _platform = null!;
-
-    protected abstract DatabaseKind Kind { get; }
-
-    public async Task InitializeAsync()
-    {
-        if (this is not LedgerTestsPostgres || PostgresServer.SkipReason is null)
-        {
-            _platform = await TestPlatform.StartAsync(Kind);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_platform is not null)
-        {
-            await _platform.DisposeAsync();
-        }
-    }
 
     [DbFact]
     public async Task Replay_TenThousandRecordsWithDuplicatesInRandomOrder_ExactTotalsAndIdenticalInvoices()
     {
-        var (orgs, records) = await SeedAsync(_platform, seed: 7);
-        var ledger = _platform.Get<UsageLedger>();
+        var (orgs, records) = await SeedAsync(Platform, seed: 7);
+        var ledger = Platform.Get<UsageLedger>();
         var rng = new Random(11);
         var delivery = records.Concat(records.Where(_ => rng.NextDouble() < 0.05)).OrderBy(_ => rng.Next()).ToList();
         Assert.True(delivery.Count > 10_400);
@@ -49,7 +30,7 @@ public abstract class LedgerTests : IAsyncLifetime
             Assert.Equal(expected, totals.GetValueOrDefault(org.Id));
         }
 
-        await using (DbConnection connection = await _platform.Services.Database.OpenAsync())
+        await using (DbConnection connection = await Platform.Services.Database.OpenAsync())
         {
             Assert.Equal(records.Count, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM usage_records"));
         }
@@ -62,7 +43,7 @@ public abstract class LedgerTests : IAsyncLifetime
         Assert.Equal(expectedDays, days.Select(d => (d.Day, d.Requests, d.BillableTokens)).ToList());
         Assert.Equal(31, days.Count);
 
-        var invoices = _platform.Get<InvoiceService>();
+        var invoices = Platform.Get<InvoiceService>();
         IReadOnlyList<Invoice> issued = await invoices.IssueAsync("2026-10", default);
         Assert.Equal(orgs.Count(o => o.Plan != "free"), issued.Count);
         Assert.Empty(await invoices.IssueAsync("2026-10", default)); // re-running changes nothing
@@ -94,26 +75,26 @@ public abstract class LedgerTests : IAsyncLifetime
     [DbFact]
     public async Task Issue_CurrentOrFuturePeriod_Refused()
     {
-        var ex = await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => _platform.Get<InvoiceService>().IssueAsync("2026-11", default));
+        var ex = await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => Platform.Get<InvoiceService>().IssueAsync("2026-11", default));
         Assert.Equal("period", ex.Field);
     }
 
     [DbFact]
     public async Task Backup_RestoredIntoAnEmptyDatabase_SameLedgerTotals()
     {
-        var (_, records) = await SeedAsync(_platform, seed: 3, count: 500);
+        var (_, records) = await SeedAsync(Platform, seed: 3, count: 500);
         foreach (UsageRecord r in records)
         {
-            await _platform.Get<UsageLedger>().WriteAsync(r, default);
+            await Platform.Get<UsageLedger>().WriteAsync(r, default);
         }
 
-        IReadOnlyDictionary<string, long> before = await _platform.Get<UsageLedger>().TokensByOrgAsync("2026-10", default);
+        IReadOnlyDictionary<string, long> before = await Platform.Get<UsageLedger>().TokensByOrgAsync("2026-10", default);
         string file = Path.Combine(TestDatabases.TempFolder("platform-backup"), "backup.bin");
         var log = new StringWriter();
-        await DatabaseBackup.BackupAsync(_platform.Services.Database, file, log, default);
+        await DatabaseBackup.BackupAsync(Platform.Services.Database, file, log, default);
         Assert.Contains("backed up", log.ToString(), StringComparison.Ordinal);
 
-        var restored = PlatformDatabase.Parse(await TestDatabases.NewAsync(Kind), _platform.DataDir);
+        var restored = PlatformDatabase.Parse(await TestDatabases.NewAsync(Kind), Platform.DataDir);
         await DatabaseBackup.RestoreAsync(restored, file, log, default);
         await using TestPlatform fromBackup = await TestPlatform.StartAsync(Kind, database: restored.Kind == DatabaseKind.Sqlite ? restored.SqlitePath : restored.ConnectionString);
         IReadOnlyDictionary<string, long> after = await fromBackup.Get<UsageLedger>().TokensByOrgAsync("2026-10", default);

@@ -9,7 +9,8 @@ namespace Inference.Platform.Tests.Infrastructure;
 /// <summary>
 /// A real PostgreSQL (Debian's postgresql package) started by the tests: initdb into a temporary folder, then
 /// pg_ctl on a free loopback port (as the postgres user when the tests run as root, since PostgreSQL refuses root).
-/// Without the package the PostgreSQL suites are skipped, unless INFERENCE_TEST_POSTGRES=require (CI) makes that a failure.
+/// Without the package the PostgreSQL suites are skipped, unless INFERENCE_TEST_POSTGRES=require (CI) makes that a failure;
+/// INFERENCE_TEST_POSTGRES=off skips them on purpose.
 /// </summary>
 public sealed class PostgresServer : IAsyncDisposable
 {
@@ -118,6 +119,11 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private static string? FindSkipReason()
     {
+        if (Environment.GetEnvironmentVariable("INFERENCE_TEST_POSTGRES") == "off")
+        {
+            return "INFERENCE_TEST_POSTGRES=off";
+        }
+
         try
         {
             DatabaseBackup.FindTool("initdb");

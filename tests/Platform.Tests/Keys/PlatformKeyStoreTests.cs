@@ -10,41 +10,24 @@ using Inference.Scheduler;
 namespace Inference.Platform.Tests.Keys;
 
 /// <summary>The gateway's view of keys, plans and budgets, reloaded from a real database.</summary>
-public abstract class PlatformKeyStoreTests : IAsyncLifetime
+public abstract class PlatformKeyStoreTests : DatabaseSuite
 {
-    private TestPlatform _platform = null!;
     private User _owner = null!;
     private Organization _org = null!;
 
-    protected abstract DatabaseKind Kind { get; }
+    private PlatformKeyStore Store => Platform.Get<PlatformKeyStore>();
 
-    private PlatformKeyStore Store => _platform.Get<PlatformKeyStore>();
-
-    public async Task InitializeAsync()
+    protected override async Task SetUpAsync()
     {
-        if (this is PlatformKeyStoreTestsPostgres && PostgresServer.SkipReason is not null)
-        {
-            return;
-        }
-
-        _platform = await TestPlatform.StartAsync(Kind);
-        _owner = await _platform.Get<AccountService>().SignUpAsync("owner@example.com", "correct horse battery", "Owner");
-        _org = await _platform.Get<OrganizationService>().CreateAsync(_owner, "Acme", null, default);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_platform is not null)
-        {
-            await _platform.DisposeAsync();
-        }
+        _owner = await Platform.Get<AccountService>().SignUpAsync("owner@example.com", "correct horse battery", "Owner");
+        _org = await Platform.Get<OrganizationService>().CreateAsync(_owner, "Acme", null, default);
     }
 
     [DbFact]
     public async Task Find_CreatedThenRevokedOrExpired_FoundOnlyWhileUsable()
     {
-        var keys = _platform.Get<KeyService>();
-        var (info, secret) = await keys.CreateAsync(_owner, _org.Id, "prod", new Limits(RequestsPerMinute: 7), _platform.Time.GetUtcNow().AddHours(1), null, default);
+        var keys = Platform.Get<KeyService>();
+        var (info, secret) = await keys.CreateAsync(_owner, _org.Id, "prod", new Limits(RequestsPerMinute: 7), Platform.Time.GetUtcNow().AddHours(1), null, default);
         Assert.Null(await Store.FindAsync(secret, default)); // not yet reloaded
         Assert.True(await Store.RefreshAsync(default));
         ApiKey key = (await Store.FindAsync(secret, default))!;
@@ -57,7 +40,7 @@ public abstract class PlatformKeyStoreTests : IAsyncLifetime
         await Store.RefreshAsync(default);
         Assert.NotNull((await keys.GetAsync(_org.Id, info.Id, default)).LastUsedAt);
 
-        _platform.Time.Advance(TimeSpan.FromHours(1));
+        Platform.Time.Advance(TimeSpan.FromHours(1));
         Assert.Null(await Store.FindAsync(secret, default)); // expired
 
         var (_, other) = await keys.CreateAsync(_owner, _org.Id, "other", null, null, null, default);
@@ -73,8 +56,8 @@ public abstract class PlatformKeyStoreTests : IAsyncLifetime
     [DbFact]
     public async Task Resolve_PlanChangeAndOverride_ApplyAtTheNextReload()
     {
-        var orgs = _platform.Get<OrganizationService>();
-        var (_, secret) = await _platform.Get<KeyService>().CreateAsync(_owner, _org.Id, "prod", null, null, null, default);
+        var orgs = Platform.Get<OrganizationService>();
+        var (_, secret) = await Platform.Get<KeyService>().CreateAsync(_owner, _org.Id, "prod", null, null, null, default);
         await Store.RefreshAsync(default);
         ApiKey key = (await Store.FindAsync(secret, default))!;
         EffectiveLimits free = await Store.ResolveAsync(key, default);
@@ -93,7 +76,7 @@ public abstract class PlatformKeyStoreTests : IAsyncLifetime
         Assert.Equal(Plans.Premium.Limits.TokensPerMinute, premium.Tenant.TokensPerMinute);
         Assert.Null(premium.Tenant.MonthlyTokens); // overage is billed: no cap
 
-        User admin = await _platform.Get<AccountService>().SignUpAsync("admin@example.com", "correct horse battery", "Admin", isAdmin: true);
+        User admin = await Platform.Get<AccountService>().SignUpAsync("admin@example.com", "correct horse battery", "Admin", isAdmin: true);
         await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => orgs.SetOverridesAsync(_owner, _org.Id, new Limits(RequestsPerMinute: 5), null, default));
         await orgs.SetOverridesAsync(admin, _org.Id, new Limits(RequestsPerMinute: 5, MonthlyTokens: 1_000), null, default);
         await Store.RefreshAsync(default);
@@ -106,12 +89,12 @@ public abstract class PlatformKeyStoreTests : IAsyncLifetime
     [DbFact]
     public async Task Resolve_BudgetHardStop_CapsMonthlyTokensAtWhatTheBudgetBuysLessUsageBeforeThisProcess()
     {
-        var orgs = _platform.Get<OrganizationService>();
+        var orgs = Platform.Get<OrganizationService>();
         await orgs.SetPlanAsync(_owner, _org.Id, "basic", null, default); // 30,000 KRW, 5M tokens included, 5 KRW per 1,000 after
         await orgs.SetBudgetAsync(_owner, _org.Id, 31_000, hardStop: true, null, null, default);
-        await _platform.Get<UsageLedger>().WriteAsync(new Gateway.Metering.UsageRecord("earlier", "k", _org.Id, "m", 150_000, 50_000, 0, null, null,
-            TimeSpan.FromSeconds(1), Gateway.Metering.UsageStatus.Completed, "stop", "chat.completions", false, _platform.Time.GetUtcNow()), default);
-        var (_, secret) = await _platform.Get<KeyService>().CreateAsync(_owner, _org.Id, "prod", null, null, null, default);
+        await Platform.Get<UsageLedger>().WriteAsync(new Gateway.Metering.UsageRecord("earlier", "k", _org.Id, "m", 150_000, 50_000, 0, null, null,
+            TimeSpan.FromSeconds(1), Gateway.Metering.UsageStatus.Completed, "stop", "chat.completions", false, Platform.Time.GetUtcNow()), default);
+        var (_, secret) = await Platform.Get<KeyService>().CreateAsync(_owner, _org.Id, "prod", null, null, null, default);
         await Store.RefreshAsync(default);
 
         EffectiveLimits limits = await Store.ResolveAsync((await Store.FindAsync(secret, default))!, default);

@@ -224,7 +224,9 @@ public sealed partial class GatewayHost : IAsyncDisposable
         {
             string grpcText = host.GrpcAddress?.ToString() ?? "off";
             string workerIds = string.Join(", ", workers.Select(w => w.Id));
-            string auth = service.IsOpen ? "open (no keys; loopback only)" : $"{keys.Count} keys";
+            string auth = service.IsOpen ? "open (no keys; loopback only)"
+                : options.RequireKeys && options.KeysFile is null && dependencies.Keys is not null ? $"keys required ({keys.Count} in the key store)"
+                : $"{keys.Count} keys";
             string limitStore = options.Redis is null ? "memory" : $"redis (local share 1/{options.Replicas} while unreachable)";
             string cacheText = !cacheOn ? "off" : $"on, ttl {options.ResponseCacheTtl}";
             LogStarted(log, host.HttpAddress, grpcText, workerIds, auth, limitStore, cacheText);

@@ -20,6 +20,14 @@ public static class ProblemDetailsWriter
 
         context.Response.StatusCode = (int)problem.Status;
         context.Response.ContentType = "application/problem+json";
+        if (problem.Status == HttpStatusCode.Unauthorized)
+        {
+            // RFC 6750 section 3: a 401 names the scheme; a presented but bad token is invalid_token.
+            context.Response.Headers.WWWAuthenticate = context.Request.Headers.Authorization.Count > 0
+                ? "Bearer realm=\"inference-platform\", error=\"invalid_token\""
+                : "Bearer realm=\"inference-platform\"";
+        }
+
         if (problem.RetryAfterSeconds is { } retry)
         {
             context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);

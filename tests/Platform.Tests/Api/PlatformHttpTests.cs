@@ -365,8 +365,10 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, status);
         (status, problem) = await _stack.GetAsync("/api/nothing/here", "x");
         Assert.Equal(HttpStatusCode.NotFound, status);
-        (status, problem) = await _stack.GetAsync("/api/me", "not-a-jwt");
+        string? challenge = null;
+        (status, problem) = await _stack.SendAsync(HttpMethod.Get, "/api/me", token: "not-a-jwt", configure: null, onResponse: r => challenge = r.Headers.WwwAuthenticate.ToString());
         Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("Bearer realm=\"inference-platform\", error=\"invalid_token\"", challenge);
         Assert.Equal("urn:inference:problem:unauthorized", problem.GetProperty("type").GetString());
         (status, problem) = await _stack.PostAsync("/api/auth/signup", new string('x', 70_000));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);

@@ -53,7 +53,7 @@ public sealed class PlatformStack : IAsyncDisposable
 
     /// <summary>Sends a request to the management API; returns the status and the parsed JSON body (null when empty).</summary>
     public async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string path, object? body = null, string? token = null,
-        Action<HttpRequestMessage>? configure = null)
+        Action<HttpRequestMessage>? configure = null, Action<HttpResponseMessage>? onResponse = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -68,6 +68,7 @@ public sealed class PlatformStack : IAsyncDisposable
 
         configure?.Invoke(request);
         using HttpResponseMessage response = await Http.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(60));
+        onResponse?.Invoke(response);
         string text = await response.Content.ReadAsStringAsync();
         JsonElement json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
         if (!response.IsSuccessStatusCode && text.Length > 0 && path.StartsWith("/api", StringComparison.Ordinal))

@@ -117,6 +117,9 @@ public sealed class PlatformStack : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        string dataDir = Host.Services.Options.DataDir;
+        string? sqlite = Host.Services.Database.SqlitePath;
         await Host.DisposeAsync();
+        TestDatabases.Remove(dataDir, sqlite);
     }
 }

@@ -51,7 +51,8 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         string bin = Path.GetDirectoryName(DatabaseBackup.FindTool("initdb"))!;
-        string dir = Path.Combine(Path.GetTempPath(), "platform-pg-" + Guid.NewGuid().ToString("N")[..12]);
+        RemoveStoppedServers();
+        string dir = Path.Combine(Path.GetTempPath(), $"platform-pg-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(dir);
         if (IsRoot)
         {
@@ -110,12 +111,40 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             Directory.Delete(_dir, recursive: true);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
     }
 
     private static bool IsRoot => Environment.UserName == "root";
+
+    // Folders left by earlier test processes (named after their process id) that have exited: a process that exits may
+    // not get to delete its own. Their servers stopped with them or are stopped here first.
+    private static void RemoveStoppedServers()
+    {
+        foreach (string dir in Directory.GetDirectories(Path.GetTempPath(), "platform-pg-*"))
+        {
+            string[] parts = Path.GetFileName(dir).Split('-');
+            if (parts.Length != 4 || !int.TryParse(parts[2], out int owner) || owner == Environment.ProcessId || Directory.Exists("/proc/" + owner))
+            {
+                continue;
+            }
+
+            string pidFile = Path.Combine(dir, "data", "postmaster.pid");
+            if (File.Exists(pidFile) && File.ReadLines(pidFile).FirstOrDefault() is { } pid && Directory.Exists("/proc/" + pid.Trim()))
+            {
+                continue; // a server still runs there: leave it
+            }
+
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
 
     private static string? FindSkipReason()
     {

@@ -68,5 +68,6 @@ public sealed class TestPlatform : IAsyncDisposable
     {
         await Services.DisposeAsync();
         _loggers.Dispose();
+        TestDatabases.Remove(DataDir, Services.Database.SqlitePath);
     }
 }

@@ -14,7 +14,8 @@ namespace Inference.Platform.Accounts;
 /// <summary>
 /// Access tokens (HS256 JWTs, short-lived), refresh tokens (opaque, stored hashed, rotated on every use: presenting a
 /// rotated one again revokes its whole family, as RFC 9700 section 4.14.2 advises) and cookie sessions with a CSRF
-/// token. The signing key lives in the database's settings table, created on first use, shared by replicas.
+/// token. The signing key comes from configuration (<see cref="PlatformOptions.JwtSigningKey"/>) or else lives in the
+/// database's settings table, created on first use, shared by replicas.
 /// </summary>
 public sealed class TokenService
 {
@@ -36,9 +37,15 @@ public sealed class TokenService
         _time = time;
     }
 
-    /// <summary>Loads (or creates) the signing key; called once at start-up.</summary>
+    /// <summary>Loads the signing key (configured, or created in the database on first use); called once at start-up.</summary>
     public async Task InitializeAsync(CancellationToken ct)
     {
+        if (_options.JwtSigningKey is { } configured)
+        {
+            _key = new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(configured)) { KeyId = "cfg" };
+            return;
+        }
+
         await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
         string candidate = Ids.NewSecret();
         await connection.ExecuteAsync("INSERT INTO settings (name, value) VALUES ('jwt_signing_key', @candidate) ON CONFLICT (name) DO NOTHING", new { candidate }).ConfigureAwait(false);

@@ -45,6 +45,13 @@ public sealed record PlatformOptions
 
     public string? AdminPassword { get; init; }
 
+    /// <summary>
+    /// The access tokens' HS256 signing key (at least 32 characters; e.g. PLATFORM__JWTSIGNINGKEY from a secret store).
+    /// Null: a random key generated into the database at first start (then anyone who can read the database could mint
+    /// access tokens). Every replica must use the same one.
+    /// </summary>
+    public string? JwtSigningKey { get; init; }
+
     /// <summary>Stripe secret key and webhook signing secret; null: the manual-invoice provider only.</summary>
     public string? StripeApiKey { get; init; }
 
@@ -90,6 +97,11 @@ public sealed record PlatformOptions
         if (PasswordHash.MemoryKiB < 8 || PasswordHash.Iterations < 1 || PasswordHash.Parallelism < 1)
         {
             errors.Add("Platform:PasswordHash needs MemoryKiB >= 8, Iterations >= 1 and Parallelism >= 1.");
+        }
+
+        if (JwtSigningKey is { Length: < 32 })
+        {
+            errors.Add($"Platform:JwtSigningKey must have at least 32 characters (got {JwtSigningKey.Length}).");
         }
 
         if ((AdminEmail is null) != (AdminPassword is null))

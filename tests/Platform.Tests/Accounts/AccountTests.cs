@@ -170,6 +170,21 @@ public abstract partial class AccountTests : DatabaseSuite
         Assert.Null(await Tokens.ValidateAccessTokenAsync(pair.AccessToken[..^2] + "xx"));
     }
 
+    [DbFact]
+    public async Task AccessToken_ConfiguredSigningKey_SignsTokensThatTheDatabaseKeyDoesNotVerify()
+    {
+        User user = await Accounts.SignUpAsync("kwon@example.com", Password, "Kwon");
+        TokenPair fromDatabaseKey = await Tokens.IssueAsync(user, default);
+        await using TestPlatform configured = await TestPlatform.StartAsync(Kind,
+            new Hosting.PlatformOptions { JwtSigningKey = "a signing key from the secret store, 44 chars" }, database: Platform.Services.Database.Kind == DatabaseKind.Sqlite ? Platform.Services.Database.SqlitePath : Platform.Services.Database.ConnectionString);
+        var tokens = configured.Get<TokenService>();
+        TokenPair fromConfigured = await tokens.IssueAsync(user, default);
+        Assert.Equal(user.Id, await tokens.ValidateAccessTokenAsync(fromConfigured.AccessToken));
+        Assert.Null(await tokens.ValidateAccessTokenAsync(fromDatabaseKey.AccessToken));
+        Assert.Null(await Tokens.ValidateAccessTokenAsync(fromConfigured.AccessToken));
+        Assert.Contains("JwtSigningKey", string.Join(" ", new Hosting.PlatformOptions { JwtSigningKey = "short" }.Validate()), StringComparison.Ordinal);
+    }
+
     private static string TokenIn(string mail) => TokenPattern().Match(mail).Value;
 
     [GeneratedRegex("rst_[A-Za-z0-9_-]{43}")]

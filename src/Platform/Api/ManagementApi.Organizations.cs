@@ -44,6 +44,16 @@ public static partial class ManagementApi
             return Json(ToResponse(await orgs.RenameAsync(orgId, body.Name, ctx.RequestAborted).ConfigureAwait(false), role));
         }).Accepts<NameRequest>("application/json").Produces<OrganizationResponse>().WithSummary("Rename an organization");
 
+        api.MapDelete("/orgs/{orgId}", async (HttpContext ctx, string orgId, string? confirm_name, OrganizationService orgs) =>
+        {
+            User user = await CallerAsync(ctx).ConfigureAwait(false);
+            await orgs.AuthorizeAsync(user, orgId, Permission.DeleteOrganization, ctx.RequestAborted).ConfigureAwait(false);
+            await orgs.DeleteAsync(user, orgId, confirm_name, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
+            await ReloadGatewayViewAsync(ctx).ConfigureAwait(false); // its keys are refused here before the response
+            return Results.NoContent();
+        }).Produces(StatusCodes.Status204NoContent)
+            .WithSummary("Delete the organization (owners; the query's confirm_name must be its name): keys revoked, members removed, ledger and invoices kept");
+
         api.MapGet("/orgs/{orgId}/members", async (HttpContext ctx, string orgId, OrganizationService orgs) =>
         {
             User user = await CallerAsync(ctx).ConfigureAwait(false);

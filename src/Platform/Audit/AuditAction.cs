@@ -14,6 +14,7 @@ public static class AuditAction
     public const string RecoveryCodeUsed = "user.recovery_code_used";
     public const string RefreshTokenReused = "user.refresh_token_reused";
     public const string OrganizationCreated = "organization.created";
+    public const string OrganizationDeleted = "organization.deleted";
     public const string MemberInvited = "member.invited";
     public const string MemberJoined = "member.joined";
     public const string RoleChanged = "member.role_changed";

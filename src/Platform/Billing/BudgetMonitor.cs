@@ -31,7 +31,7 @@ public sealed partial class BudgetMonitor(PlatformDatabase database, UsageLedger
         IReadOnlyDictionary<string, long> tokens = await ledger.BudgetedTokensAsync(period, ct).ConfigureAwait(false);
         var raised = new List<BudgetAlert>();
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        var orgs = await connection.QueryAsync<OrganizationService.OrgRow>("SELECT * FROM organizations WHERE budget_krw IS NOT NULL").ConfigureAwait(false);
+        var orgs = await connection.QueryAsync<OrganizationService.OrgRow>("SELECT * FROM organizations WHERE budget_krw IS NOT NULL AND deleted_ms IS NULL").ConfigureAwait(false);
         foreach (OrganizationService.OrgRow row in orgs)
         {
             Organization org = row.ToOrganization();

@@ -62,9 +62,10 @@ public sealed class InvoiceService(PlatformDatabase database, UsageLedger ledger
 
         IReadOnlyDictionary<string, long> tokens = await ledger.TokensByOrgAsync(period, ct).ConfigureAwait(false);
         var issued = new List<Invoice>();
-        foreach (Organization org in await organizations.ListAllAsync(ct).ConfigureAwait(false))
+        foreach (Organization org in await organizations.ListAllAsync(ct, includeDeleted: true).ConfigureAwait(false))
         {
-            if (org.CreatedAt.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture).CompareTo(period) > 0)
+            if (string.CompareOrdinal(UsageLedger.PeriodOf(org.CreatedAt), period) > 0
+                || (org.DeletedAt is { } deleted && string.CompareOrdinal(UsageLedger.PeriodOf(deleted), period) < 0))
             {
                 continue; // did not exist in that period
             }

@@ -183,7 +183,7 @@ public sealed partial class UsageLedger : IUsageSink, IDisposable
     {
         await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
         return (await connection.QueryAsync<(string OrgId, long Tokens)>(
-            $"SELECT org_id, SUM(prompt_tokens + completion_tokens) FROM usage_records WHERE period = @period AND {BillableCondition} AND org_id IN (SELECT id FROM organizations WHERE budget_krw IS NOT NULL) GROUP BY org_id",
+            $"SELECT org_id, SUM(prompt_tokens + completion_tokens) FROM usage_records WHERE period = @period AND {BillableCondition} AND org_id IN (SELECT id FROM organizations WHERE budget_krw IS NOT NULL AND deleted_ms IS NULL) GROUP BY org_id",
             new { period }).ConfigureAwait(false)).ToDictionary(r => r.OrgId, r => r.Tokens, StringComparer.Ordinal);
     }
 

@@ -190,5 +190,8 @@ internal static class Schema
             ALTER TABLE api_keys ADD COLUMN app_id TEXT REFERENCES apps(id);
             CREATE INDEX api_keys_app ON api_keys (app_id);
             """),
+        (3, "organization deletion", """
+            ALTER TABLE organizations ADD COLUMN deleted_ms BIGINT;
+            """),
     ];
 }

@@ -127,7 +127,7 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
             DateTimeOffset now = _time.GetUtcNow();
             string period = UsageLedger.PeriodOf(now);
             await using DbConnection connection = await _database.OpenAsync(ct).ConfigureAwait(false);
-            var orgRows = await connection.QueryAsync<OrganizationService.OrgRow>("SELECT * FROM organizations").ConfigureAwait(false);
+            var orgRows = await connection.QueryAsync<OrganizationService.OrgRow>("SELECT * FROM organizations WHERE deleted_ms IS NULL").ConfigureAwait(false);
             var orgs = new Dictionary<string, OrgView>(StringComparer.Ordinal);
             foreach (var row in orgRows)
             {

@@ -11,4 +11,5 @@ public sealed record Organization(
     long? BudgetKrw,
     bool BudgetHardStop,
     string? WebhookUrl,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? DeletedAt = null);

@@ -29,7 +29,7 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
         string? role = await connection.ExecuteScalarAsync<string?>("SELECT role FROM memberships WHERE org_id = @orgId AND user_id = @Id", new { orgId, user.Id }).ConfigureAwait(false);
         if (role is null)
         {
-            if (user.IsAdmin && await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM organizations WHERE id = @orgId", new { orgId }).ConfigureAwait(false) > 0)
+            if (user.IsAdmin && await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM organizations WHERE id = @orgId AND deleted_ms IS NULL", new { orgId }).ConfigureAwait(false) > 0)
             {
                 return Role.Owner;
             }
@@ -76,16 +76,41 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
     public async Task<Organization> GetAsync(string orgId, CancellationToken ct)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        OrgRow row = await connection.QuerySingleOrDefaultAsync<OrgRow>("SELECT * FROM organizations WHERE id = @orgId", new { orgId }).ConfigureAwait(false)
+        OrgRow row = await connection.QuerySingleOrDefaultAsync<OrgRow>("SELECT * FROM organizations WHERE id = @orgId AND deleted_ms IS NULL", new { orgId }).ConfigureAwait(false)
             ?? throw PlatformException.NotFound("The organization");
         return row.ToOrganization();
     }
 
-    /// <summary>Every organization (the gateway's view and the billing jobs).</summary>
-    public async Task<IReadOnlyList<Organization>> ListAllAsync(CancellationToken ct)
+    /// <summary>Every organization; deleted ones too with <paramref name="includeDeleted"/> (the invoice job bills their last months).</summary>
+    public async Task<IReadOnlyList<Organization>> ListAllAsync(CancellationToken ct, bool includeDeleted = false)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        return (await connection.QueryAsync<OrgRow>("SELECT * FROM organizations ORDER BY id").ConfigureAwait(false)).Select(r => r.ToOrganization()).ToList();
+        return (await connection.QueryAsync<OrgRow>(includeDeleted ? "SELECT * FROM organizations ORDER BY id" : "SELECT * FROM organizations WHERE deleted_ms IS NULL ORDER BY id").ConfigureAwait(false))
+            .Select(r => r.ToOrganization()).ToList();
+    }
+
+    /// <summary>
+    /// Deletes the organization (owners only): its keys and open invitations are revoked, its members removed; its ledger,
+    /// invoices and audit log are kept, and the month's usage is still invoiced. The name must be given to confirm.
+    /// </summary>
+    public async Task DeleteAsync(User actor, string orgId, string? confirmName, string? ip, CancellationToken ct)
+    {
+        Organization org = await GetAsync(orgId, ct).ConfigureAwait(false);
+        if (!string.Equals(confirmName?.Trim(), org.Name, StringComparison.Ordinal))
+        {
+            throw PlatformException.Invalid("confirm_name", "To delete the organization, give its exact name in the confirm_name query parameter.");
+        }
+
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
+        await using DbTransaction tx = await database.BeginLockedAsync(connection, "members:" + orgId, ct).ConfigureAwait(false);
+        await connection.ExecuteAsync("UPDATE organizations SET deleted_ms = @now, updated_ms = @now WHERE id = @orgId AND deleted_ms IS NULL", new { now, orgId }, tx).ConfigureAwait(false);
+        int keys = await connection.ExecuteAsync("UPDATE api_keys SET revoked_ms = @now WHERE org_id = @orgId AND revoked_ms IS NULL", new { now, orgId }, tx).ConfigureAwait(false);
+        await connection.ExecuteAsync("UPDATE invitations SET revoked_ms = @now WHERE org_id = @orgId AND revoked_ms IS NULL AND accepted_ms IS NULL", new { now, orgId }, tx).ConfigureAwait(false);
+        await connection.ExecuteAsync("DELETE FROM memberships WHERE org_id = @orgId", new { orgId }, tx).ConfigureAwait(false);
+        await audit.WriteAsync(AuditAction.OrganizationDeleted, orgId, actor.Id, orgId, $"{org.Name}; {keys} key(s) revoked", ip, connection, tx).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+        Changed?.Invoke();
     }
 
     public async Task<Organization> RenameAsync(string orgId, string? name, CancellationToken ct)
@@ -330,6 +355,7 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
         Permission.ManageKeys or Permission.ReadKeys => "owner, admin or developer",
         Permission.ManageBilling or Permission.ReadBilling => "owner, admin or billing",
         Permission.ReadAudit or Permission.ManageOrganization => "owner or admin",
+        Permission.DeleteOrganization => "owner",
         _ => "a member role",
     };
 
@@ -345,9 +371,11 @@ public sealed class OrganizationService(PlatformDatabase database, AuditLog audi
         public string? WebhookSecret { get; set; }
         public long CreatedMs { get; set; }
         public long UpdatedMs { get; set; }
+        public long? DeletedMs { get; set; }
         public string Role { get; set; } = "";
 
-        public Organization ToOrganization() => new(Id, Name, Plan, LimitsJson.Deserialize(Overrides), BudgetKrw, BudgetHardStop != 0, WebhookUrl, DateTimeOffset.FromUnixTimeMilliseconds(CreatedMs));
+        public Organization ToOrganization() => new(Id, Name, Plan, LimitsJson.Deserialize(Overrides), BudgetKrw, BudgetHardStop != 0, WebhookUrl, DateTimeOffset.FromUnixTimeMilliseconds(CreatedMs),
+            DeletedMs is { } d ? DateTimeOffset.FromUnixTimeMilliseconds(d) : null);
     }
 
     private sealed class MemberRow

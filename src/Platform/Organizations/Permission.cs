@@ -5,6 +5,7 @@ public enum Permission
 {
     ReadOrganization,
     ManageOrganization,
+    DeleteOrganization,
     ManageMembers,
     ManageKeys,
     ReadKeys,

@@ -3,7 +3,7 @@ namespace Inference.Platform.Organizations;
 /// <summary>A member's role in an organization (JSON: "owner", "admin", "developer", "viewer", "billing").</summary>
 public enum Role
 {
-    /// <summary>Everything, including making other owners.</summary>
+    /// <summary>Everything, including making other owners and deleting the organization.</summary>
     Owner,
 
     /// <summary>Members, invitations, keys, budgets and the audit log.</summary>

@@ -166,6 +166,33 @@ public abstract class PlatformHttpTests : IAsyncLifetime
     }
 
     [DbFact]
+    public async Task DeleteOrganization_OwnerWithItsName_RevokesKeysRemovesMembersAndKeepsTheLedger()
+    {
+        var (_, owner) = await _stack.SignUpAsync("boss@example.com");
+        string org = await _stack.CreateOrgAsync(owner, "Closing Shop");
+        var (_, invite) = await _stack.PostAsync($"/api/orgs/{org}/invitations", new { email = "adm@example.com", role = "admin" }, owner);
+        var (_, admin) = await _stack.SignUpAsync("adm@example.com");
+        await _stack.PostAsync("/api/invitations/accept", new { token = invite.GetProperty("token").GetString() }, admin);
+        var (_, secret) = await _stack.CreateKeyAsync(owner, org);
+        Assert.Equal(HttpStatusCode.OK, (await _stack.ChatAsync(secret, maxTokens: 2)).Status);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await _stack.SendAsync(HttpMethod.Delete, $"/api/orgs/{org}?confirm_name=Closing%20Shop", token: admin)).Status);
+        var (wrong, problem) = await _stack.SendAsync(HttpMethod.Delete, $"/api/orgs/{org}?confirm_name=closing%20shop", token: owner);
+        Assert.Equal(HttpStatusCode.BadRequest, wrong);
+        Assert.Equal("confirm_name", problem.GetProperty("field").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, (await _stack.SendAsync(HttpMethod.Delete, $"/api/orgs/{org}?confirm_name=Closing%20Shop", token: owner)).Status);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _stack.ChatAsync(secret, maxTokens: 1)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await _stack.GetAsync($"/api/orgs/{org}", owner)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await _stack.GetAsync($"/api/orgs/{org}", admin)).Status);
+        var (_, mine) = await _stack.GetAsync("/api/orgs", owner);
+        Assert.Empty(mine.GetProperty("data").EnumerateArray());
+        await using var connection = await _stack.Host.Services.Database.OpenAsync();
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM usage_records WHERE org_id = @org", new { org }));
+        Assert.Equal(1, await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_events WHERE org_id = @org AND action = 'organization.deleted'", new { org }));
+    }
+
+    [DbFact]
     public async Task Roles_ViewerAndDeveloper_CannotDoWhatNeedsAdmin()
     {
         var (_, owner) = await _stack.SignUpAsync("owner@example.com");

@@ -73,6 +73,24 @@ public abstract class LedgerTests : DatabaseSuite
     }
 
     [DbFact]
+    public async Task Issue_OrganizationDeletedDuringThePeriod_StillBilledForItButNotAfter()
+    {
+        User owner = await Platform.Get<AccountService>().SignUpAsync("gone@example.com", "correct horse battery", "Gone");
+        var orgs = Platform.Get<OrganizationService>();
+        Organization org = await orgs.CreateAsync(owner, "Gone Soon", null, default);
+        await orgs.SetPlanAsync(owner, org.Id, "basic", null, default);
+        Platform.Time.SetUtcNow(new DateTimeOffset(2026, 10, 20, 0, 0, 0, TimeSpan.Zero));
+        await orgs.DeleteAsync(owner, org.Id, "Gone Soon", null, default);
+        Platform.Time.SetUtcNow(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
+
+        var invoices = Platform.Get<InvoiceService>();
+        Invoice october = Assert.Single(await invoices.IssueAsync("2026-10", default));
+        Assert.Equal(org.Id, october.OrgId);
+        Assert.Equal(30_000, october.TotalKrw);
+        Assert.Empty(await invoices.IssueAsync("2026-11", default));
+    }
+
+    [DbFact]
     public async Task Issue_CurrentOrFuturePeriod_Refused()
     {
         var ex = await Assert.ThrowsAsync<Inference.Platform.Api.PlatformException>(() => Platform.Get<InvoiceService>().IssueAsync("2026-11", default));

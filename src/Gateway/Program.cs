@@ -38,20 +38,10 @@ root.Options.Add(replicas);
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
-    string? modelDir;
-    try
-    {
-        modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
-    }
-    catch (ArgumentException ex)
-    {
-        Console.Error.WriteLine($"error: {ex.Message}");
-        return 2;
-    }
-
     GatewayOptions options;
     try
     {
+        string? modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
         var engine = new EngineOptions();
         options = new GatewayOptions
         {

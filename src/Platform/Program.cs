@@ -84,21 +84,11 @@ async Task<int> Tool(ParseResult parse, CancellationToken ct, Func<PlatformDatab
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
-    string? modelDir;
-    try
-    {
-        modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
-    }
-    catch (ArgumentException ex)
-    {
-        Console.Error.WriteLine($"error: {ex.Message}");
-        return 2;
-    }
-
     PlatformOptions platform;
     GatewayOptions gateway;
     try
     {
+        string? modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
         platform = Options(parse);
         gateway = new GatewayOptions
         {

@@ -123,14 +123,6 @@ public sealed class AccountService(
         return row?.ToUser();
     }
 
-    /// <summary>The user with this email, or null.</summary>
-    public async Task<User?> FindByEmailAsync(string emailAddress, CancellationToken ct)
-    {
-        await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        UserRow? row = await connection.QuerySingleOrDefaultAsync<UserRow>("SELECT * FROM users WHERE email = @email", new { email = emailAddress.Trim().ToLowerInvariant() }).ConfigureAwait(false);
-        return row?.ToUser();
-    }
-
     /// <summary>True when any platform admin exists.</summary>
     public async Task<bool> AnyAdminAsync(CancellationToken ct)
     {
@@ -315,7 +307,7 @@ public sealed class AccountService(
     private async Task FailAsync(DbConnection connection, UserRow row, string what, string? ip, DateTimeOffset now)
     {
         // One statement counts and locks, so concurrent guesses cannot slip past the threshold.
-        long? lockUntil = (now + options.LockoutDuration).ToUnixTimeMilliseconds();
+        long lockUntil = (now + options.LockoutDuration).ToUnixTimeMilliseconds();
         long failed = await connection.ExecuteScalarAsync<long>(
             "UPDATE users SET failed_logins = failed_logins + 1, locked_until_ms = CASE WHEN failed_logins + 1 >= @threshold THEN @lockUntil ELSE locked_until_ms END WHERE id = @Id RETURNING failed_logins",
             new { threshold = (long)options.LockoutThreshold, lockUntil, row.Id }).ConfigureAwait(false);
@@ -327,7 +319,7 @@ public sealed class AccountService(
 
         if (failed >= options.LockoutThreshold)
         {
-            throw Locked(lockUntil.Value, now);
+            throw Locked(lockUntil, now);
         }
     }
 

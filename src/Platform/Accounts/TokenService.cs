@@ -121,7 +121,7 @@ public sealed class TokenService
             ValidAudience = Audience,
             IssuerSigningKey = Key,
             ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-            ClockSkew = TimeSpan.FromSeconds(30),
+            // On the injected clock, with 30 s of skew either way (a custom validator replaces ClockSkew's use).
             LifetimeValidator = (notBefore, expires, _, _) =>
             {
                 DateTime now = _time.GetUtcNow().UtcDateTime;

@@ -10,8 +10,6 @@ namespace Inference.Platform.Billing;
 /// <summary>Payments of invoices: started through the provider, recorded by an admin (manual) or by Stripe's signed webhook.</summary>
 public sealed class PaymentService(PlatformDatabase database, InvoiceService invoices, IPaymentProvider provider, AuditLog audit, TimeProvider time, string? stripeWebhookSecret)
 {
-    public string ProviderName => provider.Name;
-
     public async Task<PaymentStart> StartAsync(string orgId, string invoiceId, CancellationToken ct)
     {
         Invoice invoice = await invoices.GetAsync(orgId, invoiceId, ct).ConfigureAwait(false);

@@ -76,7 +76,7 @@ public static class DatabaseBackup
         }
 
         start.ArgumentList.Add("--dbname");
-        start.ArgumentList.Add(database.Kind == DatabaseKind.Postgres ? builder.Database! : string.Empty);
+        start.ArgumentList.Add(builder.Database!);
         start.Environment["PGHOST"] = builder.Host;
         start.Environment["PGPORT"] = builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["PGUSER"] = builder.Username;

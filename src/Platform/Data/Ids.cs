@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Inference.Gateway.Keys;
 
 namespace Inference.Platform.Data;
 
@@ -32,18 +33,9 @@ public static class Ids
         return string.Concat(prefix, "_", chars);
     }
 
-    /// <summary>A new secret: 32 random bytes as base64url (43 characters), with an optional prefix.</summary>
-    public static string NewSecret(string prefix = "")
-    {
-        Span<byte> bytes = stackalloc byte[32];
-        RandomNumberGenerator.Fill(bytes);
-        return prefix + Base64Url(bytes);
-    }
+    /// <summary>A new secret: 32 random bytes as base64url (43 characters), with an optional prefix (as API keys are made).</summary>
+    public static string NewSecret(string prefix = "") => ApiKeyGenerator.Generate(prefix);
 
-    /// <summary>SHA-256 of a secret as lowercase hex: what the database stores instead of the secret.</summary>
-    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret)));
-
-    /// <summary>Base64url without padding.</summary>
-    public static string Base64Url(ReadOnlySpan<byte> bytes) =>
-        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <summary>SHA-256 of a secret as lowercase hex: what the database stores instead of the secret (as for API keys).</summary>
+    public static string Hash(string secret) => KeyHash.Sha256Hex(secret);
 }

@@ -11,8 +11,6 @@ public sealed class FileEmailSender(string folder, TimeProvider time) : IEmailSe
 {
     private int _sequence;
 
-    public string Folder => folder;
-
     public async Task SendAsync(string to, string subject, string body, CancellationToken ct)
     {
         Directory.CreateDirectory(folder);

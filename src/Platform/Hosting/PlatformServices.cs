@@ -26,8 +26,6 @@ public sealed class PlatformServices : IAsyncDisposable
 
     public PlatformDatabase Database { get; }
 
-    public IServiceProvider Provider => _provider;
-
     public T Get<T>()
         where T : notnull => _provider.GetRequiredService<T>();
 

@@ -45,9 +45,6 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
     /// <summary>Keys in the snapshot; the gateway requires keys regardless (the platform never runs open).</summary>
     public int Count => _snapshot.Keys.Count;
 
-    /// <summary>When the snapshot was last loaded.</summary>
-    public DateTimeOffset LoadedAt => _snapshot.LoadedAt;
-
     public ValueTask<ApiKey?> FindAsync(string presentedKey, CancellationToken ct)
     {
         Snapshot snapshot = _snapshot;
@@ -158,7 +155,7 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
                 }
             }
 
-            _snapshot = new Snapshot(keys.ToFrozenDictionary(StringComparer.Ordinal), orgs.ToFrozenDictionary(StringComparer.Ordinal), period, now);
+            _snapshot = new Snapshot(keys.ToFrozenDictionary(StringComparer.Ordinal), orgs.ToFrozenDictionary(StringComparer.Ordinal), period);
 
             foreach (var (keyId, ms) in _lastUsed)
             {
@@ -190,9 +187,9 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
     public sealed record OrgView(string Id, Plan Plan, Limits? Overrides, long? BudgetKrw, bool BudgetHardStop);
 
     private sealed record Snapshot(
-        FrozenDictionary<string, ApiKey> Keys, FrozenDictionary<string, OrgView> Orgs, string Period, DateTimeOffset LoadedAt)
+        FrozenDictionary<string, ApiKey> Keys, FrozenDictionary<string, OrgView> Orgs, string Period)
     {
-        public static Snapshot Empty { get; } = new(FrozenDictionary<string, ApiKey>.Empty, FrozenDictionary<string, OrgView>.Empty, "", DateTimeOffset.MinValue);
+        public static Snapshot Empty { get; } = new(FrozenDictionary<string, ApiKey>.Empty, FrozenDictionary<string, OrgView>.Empty, "");
     }
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Cannot reload keys and plans from {Database}: {Reason}; serving the last snapshot until it is back")]

@@ -51,7 +51,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         string bin = Path.GetDirectoryName(DatabaseBackup.FindTool("initdb"))!;
-        RemoveStoppedServers();
+        await RemoveAbandonedServersAsync(bin).ConfigureAwait(false);
         string dir = Path.Combine(Path.GetTempPath(), $"platform-pg-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(dir);
         if (IsRoot)
@@ -118,9 +118,9 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private static bool IsRoot => Environment.UserName == "root";
 
-    // Folders left by earlier test processes (named after their process id) that have exited: a process that exits may
-    // not get to delete its own. Their servers stopped with them or are stopped here first.
-    private static void RemoveStoppedServers()
+    // Servers and folders left by earlier test processes (named after their process id) that have exited: a test host
+    // that is ended may not get to stop its server or delete its folder. The server is stopped first.
+    private static async Task RemoveAbandonedServersAsync(string bin)
     {
         foreach (string dir in Directory.GetDirectories(Path.GetTempPath(), "platform-pg-*"))
         {
@@ -133,7 +133,14 @@ public sealed class PostgresServer : IAsyncDisposable
             string pidFile = Path.Combine(dir, "data", "postmaster.pid");
             if (File.Exists(pidFile) && File.ReadLines(pidFile).FirstOrDefault() is { } pid && Directory.Exists("/proc/" + pid.Trim()))
             {
-                continue; // a server still runs there: leave it
+                try
+                {
+                    await RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", Path.Combine(dir, "data"), "-m", "immediate", "-w", "stop"]).ConfigureAwait(false);
+                }
+                catch (InvalidOperationException)
+                {
+                    continue; // not stoppable: leave it rather than delete a running server's files
+                }
             }
 
             try

@@ -9,8 +9,8 @@ namespace Inference.Trainer;
 /// <summary>Writes the trained model as a Hugging Face folder the runtime (and transformers) can load.</summary>
 internal static class DemoModelFolder
 {
-    // Llama 2's chat template (ChatTemplate detects it as the llama2 family). The model was trained on
-    // plain text only, so chat prompts are served but are not what it is good at.
+    // Llama 2's chat template (ChatTemplate detects it as the llama2 family); the chat stage of training
+    // renders its conversations through this template (chat-data), so served chat prompts match training.
     private const string Llama2Template = ChatTemplate.Llama2Text;
 
     public const int BosTokenId = 1;

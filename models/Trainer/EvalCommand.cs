@@ -15,12 +15,13 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "Folder from prepare_data.sh", Required = true };
         var model = new Option<string>("--model") { Description = "Model folder", Required = true };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
-        var command = new Command("eval", "Held-out perplexity of a model folder and of a unigram baseline on the same tokens") { data, model, threads };
-        command.SetAction(parse => Run(parse.GetValue(data)!, parse.GetValue(model)!, parse.GetValue(threads)));
+        var context = new Option<int?>("--context") { Description = "Window length (default: the model's max_position_embeddings)" };
+        var command = new Command("eval", "Held-out perplexity of a model folder and of a unigram baseline on the same tokens") { data, model, threads, context };
+        command.SetAction(parse => Run(parse.GetValue(data)!, parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(context)));
         return command;
     }
 
-    private static int Run(string dataDir, string modelDir, int threads)
+    private static int Run(string dataDir, string modelDir, int threads, int? windowLength)
     {
         torch.set_num_threads(threads);
         long[] train = TokenStream.Read(Path.Combine(dataDir, "train.ids"));
@@ -29,7 +30,7 @@ internal static class EvalCommand
         using var checkpoint = CheckpointReader.Open(modelDir);
         using LlamaTrainingModel model = LlamaTrainingModel.Load(config, checkpoint);
         using Tensor heldout = tensor(heldoutIds);
-        int context = config.MaxPositionEmbeddings;
+        int context = windowLength ?? config.MaxPositionEmbeddings;
         (double sum, long count) = Evaluate.SumLoss(model, heldout, context);
         double unigram = Evaluate.UnigramMeanLoss(train, heldoutIds, config.VocabSize, context);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"held-out tokens scored: {count:N0} (windows of {context}, <s> targets skipped)"));

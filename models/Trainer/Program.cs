@@ -5,5 +5,7 @@ var root = new RootCommand("Trains and evaluates the bundled demo model (a small
 {
     TrainCommand.Create(),
     EvalCommand.Create(),
+    ChatDataCommand.Create(),
+    ChatEvalCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Inference.Worker.Loading;
 using Inference.Worker.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -35,18 +36,30 @@ internal static class TrainCommand
         var checkpointMinutes = new Option<double>("--checkpoint-minutes") { DefaultValueFactory = _ => 10 };
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1234 };
+        var init = new Option<string?>("--init") { Description = "Continue from this model folder's weights (its architecture; --context may lengthen it)" };
+        var chat = new Option<bool>("--chat") { Description = "Mix in the chat-data stream (--chat-name; held-out chat loss from its held-out stream)" };
+        var chatName = new Option<string>("--chat-name") { Description = "The chat-data stream to mix in (NAME_train.ids, NAME_heldout.ids)", DefaultValueFactory = _ => "chat" };
+        var chatFraction = new Option<double>("--chat-fraction") { Description = "Share of each batch's windows drawn from the chat stream", DefaultValueFactory = _ => 0.5 };
 
         var command = new Command("train", "Train the demo model and write it as a Hugging Face folder")
         {
             data, output, minutes, steps, hidden, layers, heads, kvHeads, intermediate, context, batch, lr, warmup,
-            checkpointMinutes, threads, seed,
+            checkpointMinutes, threads, seed, init, chat, chatFraction, chatName,
         };
         command.SetAction(parse =>
         {
             var settings = new TrainSettings(
                 parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(minutes), parse.GetValue(steps),
                 parse.GetValue(context), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(warmup),
-                parse.GetValue(checkpointMinutes), parse.GetValue(threads), parse.GetValue(seed));
+                parse.GetValue(checkpointMinutes), parse.GetValue(threads), parse.GetValue(seed),
+                parse.GetValue(init), parse.GetValue(chat) ? parse.GetValue(chatFraction) : 0, parse.GetValue(chatName)!);
+            if (settings.Init is not null)
+            {
+                // The architecture is the initial folder's; only the context follows --context (RoPE tables are rebuilt for it).
+                ModelConfig initial = ModelConfigReader.Read(settings.Init);
+                return Run(initial with { MaxPositionEmbeddings = settings.Context }, settings);
+            }
+
             var config = new ModelConfig
             {
                 Architecture = ModelArchitecture.Llama,
@@ -71,7 +84,7 @@ internal static class TrainCommand
 
     private sealed record TrainSettings(
         string Data, string Out, double Minutes, int? Steps, int Context, int Batch, double Lr, double Warmup,
-        double CheckpointMinutes, int Threads, long Seed);
+        double CheckpointMinutes, int Threads, long Seed, string? Init, double ChatFraction, string ChatName);
 
     private static int Run(ModelConfig config, TrainSettings s)
     {
@@ -82,8 +95,12 @@ internal static class TrainCommand
         string tokenizerModel = Path.Combine(s.Data, "tokenizer.model");
         using Tensor train = tensor(trainIds);
         using Tensor heldout = tensor(heldoutIds);
+        long[] chatIds = s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, $"{s.ChatName}_train.ids")) : [];
+        using Tensor chat = tensor(chatIds);
+        using Tensor chatHeldout = tensor(s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, $"{s.ChatName}_heldout.ids")) : []);
+        int chatWindows = (int)Math.Round(s.Batch * s.ChatFraction);
 
-        using LlamaTrainingModel model = LlamaTrainingModel.Create(config, s.Seed);
+        using LlamaTrainingModel model = LoadOrCreate(config, s);
         long parameters = model.parameters().Sum(p => p.numel());
         (IReadOnlyList<Parameter> decay, IReadOnlyList<Parameter> noDecay) = model.ParameterGroups();
         using var optimizer = torch.optim.AdamW(
@@ -96,10 +113,10 @@ internal static class TrainCommand
         Directory.CreateDirectory(s.Out);
         string logPath = Path.Combine(s.Out, "training_log.csv");
         using var log = new StreamWriter(logPath) { AutoFlush = true };
-        log.WriteLine("step,elapsed_s,tokens,lr,train_loss,heldout_loss");
+        log.WriteLine("step,elapsed_s,tokens,lr,train_loss,heldout_loss,chat_heldout_loss");
         long tokensPerStep = (long)s.Batch * s.Context;
         Console.WriteLine(Invariant($"model: {parameters:N0} parameters ({config.NumHiddenLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads / {config.NumKeyValueHeads} kv, intermediate {config.IntermediateSize}, vocab {config.VocabSize}, context {config.MaxPositionEmbeddings})"));
-        Console.WriteLine(Invariant($"data: {trainIds.Length:N0} train tokens, {heldoutIds.Length:N0} held-out tokens; {tokensPerStep} tokens/step; budget {(s.Steps is int n ? $"{n} steps" : $"{s.Minutes} min")}; {torch.get_num_threads()} threads"));
+        Console.WriteLine(Invariant($"data: {trainIds.Length:N0} train tokens, {heldoutIds.Length:N0} held-out tokens; {tokensPerStep} tokens/step ({chatWindows} of {s.Batch} windows from {chatIds.Length:N0} chat tokens); budget {(s.Steps is int n ? $"{n} steps" : $"{s.Minutes} min")}; {torch.get_num_threads()} threads"));
 
         var random = new Random((int)s.Seed);
         var clock = Stopwatch.StartNew();
@@ -126,7 +143,8 @@ internal static class TrainCommand
 
             using (var scope = NewDisposeScope())
             {
-                Tensor windows = SampleWindows(train, s.Batch, s.Context, random);
+                Tensor windows = chatWindows == 0 ? SampleWindows(train, s.Batch, s.Context, random)
+                    : cat([SampleWindows(train, s.Batch - chatWindows, s.Context, random), SampleWindows(chat, chatWindows, s.Context, random)], 0);
                 Tensor input = windows.narrow(1, 0, s.Context);
                 Tensor target = windows.narrow(1, 1, s.Context);
                 Tensor logits = model.forward(input);
@@ -148,7 +166,7 @@ internal static class TrainCommand
                 double rate = (tokens - lastReportTokens) / Math.Max(1e-9, elapsed - lastReport);
                 double done = s.Steps is int t2 ? (double)step / t2 : elapsed / budgetSeconds;
                 double eta = done > 0 ? (elapsed / done) - elapsed : 0;
-                log.WriteLine(Invariant($"{step},{elapsed:F1},{tokens},{lr:E3},{trainLoss:F4},"));
+                log.WriteLine(Invariant($"{step},{elapsed:F1},{tokens},{lr:E3},{trainLoss:F4},,"));
                 Console.WriteLine(Invariant($"step {step,6} | {done * 100,5:F1}% | loss {trainLoss:F4} | lr {lr:E2} | {rate:F0} tok/s | {elapsed / 60:F1} min elapsed, ETA {eta / 60:F1} min"));
                 lossSum = 0;
                 lossCount = 0;
@@ -158,23 +176,37 @@ internal static class TrainCommand
 
             if (elapsed >= nextCheckpoint)
             {
-                Checkpoint(model, heldout, s, step, elapsed, tokensPerStep, tokenizerModel, log);
+                Checkpoint(model, heldout, chatHeldout, s, step, elapsed, tokensPerStep, tokenizerModel, log);
                 nextCheckpoint = clock.Elapsed.TotalSeconds + (s.CheckpointMinutes * 60);
             }
         }
 
-        Checkpoint(model, heldout, s, step, clock.Elapsed.TotalSeconds, tokensPerStep, tokenizerModel, log);
+        Checkpoint(model, heldout, chatHeldout, s, step, clock.Elapsed.TotalSeconds, tokensPerStep, tokenizerModel, log);
         Console.WriteLine(Invariant($"done: {step} steps, {step * tokensPerStep:N0} tokens in {clock.Elapsed.TotalMinutes:F1} min; model in {s.Out}"));
         return 0;
     }
 
     private static void Checkpoint(
-        LlamaTrainingModel model, Tensor heldout, TrainSettings s, int step, double elapsed, long tokensPerStep, string tokenizerModel, StreamWriter log)
+        LlamaTrainingModel model, Tensor heldout, Tensor chatHeldout, TrainSettings s, int step, double elapsed, long tokensPerStep, string tokenizerModel, StreamWriter log)
     {
-        double heldoutLoss = Evaluate.MeanLoss(model, heldout, s.Context, maxWindows: 48);
-        log.WriteLine(Invariant($"{step},{elapsed:F1},{step * tokensPerStep},,,{heldoutLoss:F4}"));
+        // The plain-text probe uses 256-token windows, the length the first model was trained and scored at, so
+        // the curve stays comparable across the two stages; the chat probe uses the training context.
+        double heldoutLoss = Evaluate.MeanLoss(model, heldout, Math.Min(s.Context, 256), maxWindows: 48);
+        string chatLoss = chatHeldout.shape[0] > s.Context + 1 ? Invariant($"{Evaluate.MeanLoss(model, chatHeldout, s.Context, maxWindows: 12):F4}") : string.Empty;
+        log.WriteLine(Invariant($"{step},{elapsed:F1},{step * tokensPerStep},,,{heldoutLoss:F4},{chatLoss}"));
         DemoModelFolder.Write(s.Out, model, tokenizerModel);
-        Console.WriteLine(Invariant($"checkpoint at step {step}: held-out loss {heldoutLoss:F4} (ppl {Math.Exp(heldoutLoss):F2}) -> {s.Out}"));
+        Console.WriteLine(Invariant($"checkpoint at step {step}: held-out loss {heldoutLoss:F4} (ppl {Math.Exp(heldoutLoss):F2}){(chatLoss.Length > 0 ? $", chat held-out loss {chatLoss}" : string.Empty)} -> {s.Out}"));
+    }
+
+    private static LlamaTrainingModel LoadOrCreate(ModelConfig config, TrainSettings s)
+    {
+        if (s.Init is null)
+        {
+            return LlamaTrainingModel.Create(config, s.Seed);
+        }
+
+        using var checkpoint = CheckpointReader.Open(s.Init);
+        return LlamaTrainingModel.Load(config, checkpoint);
     }
 
     // Linear warmup to the peak, then cosine down to 10% of it.

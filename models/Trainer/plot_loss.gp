@@ -1,4 +1,4 @@
-# gnuplot -e "log='models/brown-llama-5m/training_log.csv'; out='models/brown-llama-5m/loss.png'" models/Trainer/plot_loss.gp
+# gnuplot -e "log='models/brown-llama-5m/training_log_pretrain.csv'; out='models/brown-llama-5m/loss_pretrain.png'" models/Trainer/plot_loss.gp
 set datafile separator ","
 set terminal pngcairo size 900,520 font "DejaVu Sans,11"
 set output out

@@ -78,6 +78,7 @@ def main():
     for i, path in enumerate(brown):
         (heldout if i % HELDOUT_EVERY == 0 else train).extend(brown_paragraphs(path))
 
+    brown_lines = {"train": len(train), "heldout": len(heldout)}
     docs = sorted(glob.glob(os.path.join(modules, "nlp-corpus", "builds", "doc-*.json")),
                   key=lambda p: int(re.search(r"doc-(\d+)", p).group(1)))
     dropped = 0
@@ -95,6 +96,10 @@ def main():
     for name, lines in (("train.txt", train), ("heldout.txt", heldout)):
         with open(os.path.join(out, name), "w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in lines)
+    # The chat data (the trainer's chat-data command) tells Brown paragraphs, whose sentences run on, from
+    # nlp-corpus sentences, which are unrelated to their neighbours: Brown's lines come first in each split.
+    with open(os.path.join(out, "brown_lines.txt"), "w", encoding="utf-8") as f:
+        f.write(f"train {brown_lines['train']}\nheldout {brown_lines['heldout']}\n")
     print(f"brown files: {len(brown)}, nlp-corpus docs: {len(docs)}, dropped by filter: {dropped}")
     print(f"train lines: {len(train)} ({sum(map(len, train))} chars), heldout lines: {len(heldout)} ({sum(map(len, heldout))} chars)")
 

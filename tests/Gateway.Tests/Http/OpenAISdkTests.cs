@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Globalization;
 using System.Text.Json;
 using Inference.Gateway.Tests.Infrastructure;
 using OpenAI;
@@ -40,6 +41,26 @@ public abstract class OpenAISdkTests(IModelFixture model) : IAsyncLifetime
         {
             Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
         }
+    }
+
+    [Fact]
+    public async Task CompleteChat_900TokenMessage_IsServedWithinTheModelsContext()
+    {
+        // The bundled model's context is 1,024 tokens: a system prompt plus a long pasted text must fit.
+        var tokenizer = model.Host.Runtime.Tokenizer;
+        var text = new System.Text.StringBuilder("Read this and continue it. ");
+        for (int i = 0; tokenizer.Encode(text.ToString()).Length < 900; i++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"On day {i} the farmer walked down to the market by the river, and the children followed him. ");
+        }
+
+        ChatCompletion completion = await Chat().CompleteChatAsync(
+            [new SystemChatMessage("You are a helpful assistant."), new UserChatMessage(text.ToString())],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 64 }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.InRange(completion.Usage.InputTokenCount, 900, 1000);
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, 64);
+        Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
     }
 
     [Fact]

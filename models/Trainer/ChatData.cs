@@ -98,17 +98,10 @@ public sealed partial class ChatData
     private readonly ModelTokenizer _tokenizer;
     private readonly ChatTemplate _template;
     private readonly Random _random;
-    private readonly double _topicFirst;
 
     /// <param name="lines">Corpus lines: Brown paragraphs first (<paramref name="brownLines"/> of them), then single nlp-corpus sentences.</param>
-    /// <param name="topicFirst">
-    /// Share of topic requests whose answer opens with the topic ("Tell me about the weather." answered by "The weather
-    /// was..."): the easiest way for a small model to learn that an answer is about what was asked. 0 (the chat stage's
-    /// mix) picks the topic anywhere in the answer.
-    /// </param>
-    public ChatData(IReadOnlyList<string> lines, int brownLines, ModelTokenizer tokenizer, int seed, double topicFirst = 0)
+    public ChatData(IReadOnlyList<string> lines, int brownLines, ModelTokenizer tokenizer, int seed)
     {
-        _topicFirst = topicFirst;
         ArgumentNullException.ThrowIfNull(lines);
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
@@ -225,9 +218,7 @@ public sealed partial class ChatData
                 continue;
             }
 
-            // (The short circuit keeps the draws, and so the data, of a mix without topic-first answers unchanged.)
-            bool first = _topicFirst > 0 && _random.NextDouble() < _topicFirst;
-            (string phrase, string word)? topic = PickTopic(_sentences[start].Text, first ? 2 : int.MaxValue);
+            (string phrase, string word)? topic = PickTopic(_sentences[start].Text);
             if (topic is null)
             {
                 continue;
@@ -363,12 +354,11 @@ public sealed partial class ChatData
 
     // A topic from the sentence: a capitalized name inside it, or a noun phrase after a determiner (one or two
     // content words, with "the" or "a"/"an"), so the request names what the answer is about.
-    // lastIndex: the last word position the topic's noun may take.
-    private (string Phrase, string Word)? PickTopic(string sentence, int lastIndex)
+    private (string Phrase, string Word)? PickTopic(string sentence)
     {
         string[] words = sentence.Split(' ');
         var candidates = new List<(string, string)>();
-        for (int i = 1; i < words.Length && i <= lastIndex; i++)
+        for (int i = 1; i < words.Length; i++)
         {
             string w = words[i].TrimEnd(',', '.', ';', ':', '!', '?');
             if (w.Length < 4 || !w.All(char.IsAsciiLetter))

@@ -8,8 +8,7 @@ namespace Inference.Trainer;
 /// <summary>
 /// `chat-data`: renders <see cref="ChatData"/> conversations through the model folder's own chat template and
 /// tokenizer (so training sees exactly the ids the server feeds) and writes them as uint16 token streams:
-/// NAME_train.ids from train.txt and NAME_heldout.ids from heldout.txt (NAME is "chat" unless --name says otherwise),
-/// plus NAME_samples.txt to read.
+/// chat_train.ids from train.txt and chat_heldout.ids from heldout.txt, plus chat_samples.txt to read.
 /// </summary>
 internal static class ChatDataCommand
 {
@@ -20,31 +19,28 @@ internal static class ChatDataCommand
         var conversations = new Option<int>("--conversations") { DefaultValueFactory = _ => 60_000 };
         var heldoutConversations = new Option<int>("--heldout-conversations") { DefaultValueFactory = _ => 2_000 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1234 };
-        var topicFirst = new Option<double>("--topic-first") { Description = "Share of topic requests answered by a sentence that opens with the topic", DefaultValueFactory = _ => 0 };
-        var name = new Option<string>("--name") { Description = "Stream name: writes NAME_train.ids, NAME_heldout.ids, NAME_samples.txt", DefaultValueFactory = _ => "chat" };
         var command = new Command("chat-data", "Build chat conversations from the corpus and write them as token streams")
         {
-            data, model, conversations, heldoutConversations, seed, topicFirst, name,
+            data, model, conversations, heldoutConversations, seed,
         };
         command.SetAction(parse => Run(
-            parse.GetValue(data)!, parse.GetValue(model)!, parse.GetValue(conversations), parse.GetValue(heldoutConversations), parse.GetValue(seed),
-            parse.GetValue(topicFirst), parse.GetValue(name)!));
+            parse.GetValue(data)!, parse.GetValue(model)!, parse.GetValue(conversations), parse.GetValue(heldoutConversations), parse.GetValue(seed)));
         return command;
     }
 
-    private static int Run(string dataDir, string modelDir, int conversations, int heldoutConversations, int seed, double topicFirst, string name)
+    private static int Run(string dataDir, string modelDir, int conversations, int heldoutConversations, int seed)
     {
         ModelTokenizer tokenizer = ModelTokenizer.Load(modelDir);
         Dictionary<string, int> brownLines = File.ReadAllLines(Path.Combine(dataDir, "brown_lines.txt"))
             .Select(l => l.Split(' '))
             .ToDictionary(p => p[0], p => int.Parse(p[1], CultureInfo.InvariantCulture));
-        using var samples = new StreamWriter(Path.Combine(dataDir, $"{name}_samples.txt"), append: false, new UTF8Encoding(false));
+        using var samples = new StreamWriter(Path.Combine(dataDir, "chat_samples.txt"), append: false, new UTF8Encoding(false));
         foreach ((string split, int count, int splitSeed) in new[] { ("train", conversations, seed), ("heldout", heldoutConversations, seed + 1) })
         {
             string[] lines = File.ReadAllLines(Path.Combine(dataDir, split + ".txt"));
-            var builder = new ChatData(lines, brownLines[split], tokenizer, splitSeed, topicFirst);
+            var builder = new ChatData(lines, brownLines[split], tokenizer, splitSeed);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{split}: {builder.GoodSentences:N0} answer sentences, {builder.Questions:N0} questions"));
-            using var output = new BinaryWriter(File.Create(Path.Combine(dataDir, $"{name}_{split}.ids")));
+            using var output = new BinaryWriter(File.Create(Path.Combine(dataDir, $"chat_{split}.ids")));
             long tokens = 0;
             int longest = 0;
             for (int i = 0; i < count; i++)
@@ -70,7 +66,7 @@ internal static class ChatDataCommand
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}_{split}.ids: {count:N0} conversations, {tokens:N0} tokens (mean {(double)tokens / count:F0}, longest {longest})"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"chat_{split}.ids: {count:N0} conversations, {tokens:N0} tokens (mean {(double)tokens / count:F0}, longest {longest})"));
         }
 
         return 0;

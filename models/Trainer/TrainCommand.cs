@@ -37,14 +37,13 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 1234 };
         var init = new Option<string?>("--init") { Description = "Continue from this model folder's weights (its architecture; --context may lengthen it)" };
-        var chat = new Option<bool>("--chat") { Description = "Mix in the chat-data stream (--chat-name; held-out chat loss from its held-out stream)" };
-        var chatName = new Option<string>("--chat-name") { Description = "The chat-data stream to mix in (NAME_train.ids, NAME_heldout.ids)", DefaultValueFactory = _ => "chat" };
+        var chat = new Option<bool>("--chat") { Description = "Mix in chat_train.ids from chat-data (held-out chat loss from chat_heldout.ids)" };
         var chatFraction = new Option<double>("--chat-fraction") { Description = "Share of each batch's windows drawn from the chat stream", DefaultValueFactory = _ => 0.5 };
 
         var command = new Command("train", "Train the demo model and write it as a Hugging Face folder")
         {
             data, output, minutes, steps, hidden, layers, heads, kvHeads, intermediate, context, batch, lr, warmup,
-            checkpointMinutes, threads, seed, init, chat, chatFraction, chatName,
+            checkpointMinutes, threads, seed, init, chat, chatFraction,
         };
         command.SetAction(parse =>
         {
@@ -52,7 +51,7 @@ internal static class TrainCommand
                 parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(minutes), parse.GetValue(steps),
                 parse.GetValue(context), parse.GetValue(batch), parse.GetValue(lr), parse.GetValue(warmup),
                 parse.GetValue(checkpointMinutes), parse.GetValue(threads), parse.GetValue(seed),
-                parse.GetValue(init), parse.GetValue(chat) ? parse.GetValue(chatFraction) : 0, parse.GetValue(chatName)!);
+                parse.GetValue(init), parse.GetValue(chat) ? parse.GetValue(chatFraction) : 0);
             if (settings.Init is not null)
             {
                 // The architecture is the initial folder's; only the context follows --context (RoPE tables are rebuilt for it).
@@ -84,7 +83,7 @@ internal static class TrainCommand
 
     private sealed record TrainSettings(
         string Data, string Out, double Minutes, int? Steps, int Context, int Batch, double Lr, double Warmup,
-        double CheckpointMinutes, int Threads, long Seed, string? Init, double ChatFraction, string ChatName);
+        double CheckpointMinutes, int Threads, long Seed, string? Init, double ChatFraction);
 
     private static int Run(ModelConfig config, TrainSettings s)
     {
@@ -95,9 +94,9 @@ internal static class TrainCommand
         string tokenizerModel = Path.Combine(s.Data, "tokenizer.model");
         using Tensor train = tensor(trainIds);
         using Tensor heldout = tensor(heldoutIds);
-        long[] chatIds = s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, $"{s.ChatName}_train.ids")) : [];
+        long[] chatIds = s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, "chat_train.ids")) : [];
         using Tensor chat = tensor(chatIds);
-        using Tensor chatHeldout = tensor(s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, $"{s.ChatName}_heldout.ids")) : []);
+        using Tensor chatHeldout = tensor(s.ChatFraction > 0 ? TokenStream.Read(Path.Combine(s.Data, "chat_heldout.ids")) : []);
         int chatWindows = (int)Math.Round(s.Batch * s.ChatFraction);
 
         using LlamaTrainingModel model = LoadOrCreate(config, s);

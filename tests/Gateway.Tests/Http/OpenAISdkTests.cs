@@ -48,17 +48,21 @@ public abstract class OpenAISdkTests(IModelFixture model) : IAsyncLifetime
     {
         // The bundled model's context is 1,024 tokens: a system prompt plus a long pasted text must fit.
         var tokenizer = model.Host.Runtime.Tokenizer;
+        const string SystemPrompt = "You are a helpful assistant.";
         var text = new System.Text.StringBuilder("Read this and continue it. ");
-        for (int i = 0; tokenizer.Encode(text.ToString()).Length < 900; i++)
+        int PromptTokens() => tokenizer.Encode(
+            tokenizer.ChatTemplate!.Render([new("system", SystemPrompt), new("user", text.ToString())]), addSpecialTokens: false).Length;
+        for (int i = 0; PromptTokens() < 900; i++)
         {
             text.Append(CultureInfo.InvariantCulture, $"On day {i} the farmer walked down to the market by the river, and the children followed him. ");
         }
 
         ChatCompletion completion = await Chat().CompleteChatAsync(
-            [new SystemChatMessage("You are a helpful assistant."), new UserChatMessage(text.ToString())],
+            [new SystemChatMessage(SystemPrompt), new UserChatMessage(text.ToString())],
             new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 64 }).WaitAsync(TimeSpan.FromSeconds(60));
 
-        Assert.InRange(completion.Usage.InputTokenCount, 900, 1000);
+        Assert.Equal(PromptTokens(), completion.Usage.InputTokenCount);
+        Assert.InRange(completion.Usage.InputTokenCount, 900, 1024 - 64);
         Assert.InRange(completion.Usage.OutputTokenCount, 1, 64);
         Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
     }

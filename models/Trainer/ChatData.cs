@@ -144,7 +144,7 @@ public sealed partial class ChatData
     public List<ChatMessage> NextConversation()
     {
         var messages = new List<ChatMessage>();
-        int sentences = DefaultLength();
+        int sentences = DefaultLengthMarker;
         double r = _random.NextDouble();
         if (r < 0.3)
         {
@@ -157,15 +157,13 @@ public sealed partial class ChatData
             messages.Add(new ChatMessage("system", NeutralSystems[_random.Next(NeutralSystems.Length)]));
         }
 
-        bool fixedLength = messages.Count > 0 && sentences != DefaultLengthMarker;
         int turns = _random.NextDouble() < 0.15 ? 2 + _random.Next(2) : 1;
         int last = -1;
         for (int turn = 0; turn < turns; turn++)
         {
-            int length = fixedLength ? sentences : DefaultLength();
-            (string user, string answer, int end) = turn > 0 && last >= 0 && _random.NextDouble() < 0.6
-                ? FollowUp(last, length)
-                : FirstTurn(length);
+            (string user, string answer, int end) = turn > 0 && _random.NextDouble() < 0.6
+                ? FollowUp(last, sentences)
+                : FirstTurn(sentences);
             messages.Add(new ChatMessage("user", user));
             messages.Add(new ChatMessage("assistant", answer));
             last = end;
@@ -184,16 +182,13 @@ public sealed partial class ChatData
     // Marker for "no length instruction": one to three sentences within DefaultAnswerTokens.
     private const int DefaultLengthMarker = int.MinValue;
 
-    private int DefaultLength() => DefaultLengthMarker;
-
     private (string User, string Answer, int End) FirstTurn(int length)
     {
         double r = _random.NextDouble();
-        (string user, string answer, int end) = r < 0.5 ? Topic(length)
+        return r < 0.5 ? Topic(length)
             : r < 0.65 && _questions.Count > 0 ? Question(length)
             : r < 0.95 ? Continuation(length, longPassage: false)
             : Continuation(length, longPassage: true);
-        return (user, answer, end);
     }
 
     private (string User, string Answer, int End) Topic(int length)

@@ -2,12 +2,9 @@ using System.Text.RegularExpressions;
 using Inference.Scheduler;
 using Inference.Trainer;
 using Inference.Worker.Engine;
-using Inference.Worker.Loading;
-using Inference.Worker.Models;
 using Inference.Worker.Runtime;
 using Inference.Worker.Sampling;
 using Inference.Worker.Tokenization;
-using static TorchSharp.torch;
 
 namespace Inference.Worker.Tests.Demo;
 
@@ -67,35 +64,11 @@ public sealed partial class BundledModelChatTests
     [Fact]
     public void Forward_1000Tokens_RuntimeMatchesTrainingModuleAtLatePositions()
     {
-        string dir = BundledModel.Directory();
-        ModelConfig config = ModelConfigReader.Read(dir);
-        ModelTokenizer tokenizer = ModelTokenizer.Load(dir);
-        int[] ids = LongChatPrompt(tokenizer, 1000)[..1000];
-
-        using var trainingCheckpoint = CheckpointReader.Open(dir);
-        using LlamaTrainingModel training = LlamaTrainingModel.Load(config, trainingCheckpoint);
-        using var runtimeCheckpoint = CheckpointReader.Open(dir);
-        using LlamaModel runtime = LlamaModel.Load(config, runtimeCheckpoint, ScalarType.Float32, CPU);
-        using var cache = TestModels.Cache(runtime, numBlocks: 64, blockSize: 16);
-
-        using var scope = NewDisposeScope();
-        using var noGrad = inference_mode();
-        training.eval();
-        Tensor expected = training.forward(tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0)).squeeze(0);
+        int[] ids = LongChatPrompt(ModelTokenizer.Load(BundledModel.Directory()), 1000)[..1000];
 
         // Prefill in chunks of 256 through the paged cache, as the engine's chunked prefill runs it.
-        int[] blocks = Enumerable.Range(0, 64).ToArray();
-        var parts = new List<Tensor>();
-        for (int start = 0; start < ids.Length; start += 256)
-        {
-            var batch = new ForwardBatch { BlockSize = 16, AllLogits = true };
-            batch.Add(ids.AsSpan(start, Math.Min(256, ids.Length - start)), start, blocks);
-            parts.Add(runtime.Forward(batch, cache));
-        }
+        float maxDiff = BundledModelTests.MaxLogitDiff(ids, chunk: 256, from: 768);
 
-        Tensor actual = cat(parts, 0);
-        Assert.Equal(expected.shape, actual.shape);
-        float maxDiff = (actual.narrow(0, 768, 232) - expected.narrow(0, 768, 232)).abs().max().item<float>();
         Assert.True(maxDiff < 1e-3f, $"max abs logit diff over positions 768-999: {maxDiff}");
     }
 

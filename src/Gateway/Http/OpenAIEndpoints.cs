@@ -65,14 +65,85 @@ public static class OpenAIEndpoints
 
     private static async Task GenerateAsync(HttpContext ctx, GatewayService service, ApiKind kind)
     {
+        CallerContext caller;
+        ReadOnlyMemory<byte> body;
+        try
+        {
+            caller = await service.AuthenticateAsync(Bearer(ctx.Request), ctx.RequestAborted).ConfigureAwait(false);
+            body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, ctx.RequestAborted).ConfigureAwait(false);
+        }
+        catch (ApiException ex)
+        {
+            service.Metrics.Rejected((int)ex.Status);
+            await HttpErrors.WriteAsync(ctx, ex).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await GenerateAsync(ctx, service, kind, caller, body).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Serves a chat completion request body for an already authenticated caller, exactly as /v1/chat/completions
+    /// does (validation, admission, streaming or not, metering). Hosted apps render their template into such a body.
+    /// </summary>
+    public static Task ChatAsync(HttpContext ctx, GatewayService service, CallerContext caller, ReadOnlyMemory<byte> body)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(caller);
+        return GenerateAsync(ctx, service, ApiKind.Chat, caller, body);
+    }
+
+    /// <summary>
+    /// Runs a non-streamed chat completion body for an authenticated caller through the same path (admission, routing,
+    /// metering) and returns the first choice's text: for pages that answer a form without JavaScript. Refusals and
+    /// worker errors are thrown as <see cref="ApiException"/>.
+    /// </summary>
+    public static async Task<string> CompleteChatTextAsync(GatewayService service, CallerContext caller, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        ArgumentNullException.ThrowIfNull(caller);
+        InferenceRequest request = RequestParser.ParseChat(body, service.Options.Limits);
+        PreparedRequest prepared = await service.PrepareAsync(caller, request, cancellationToken).ConfigureAwait(false);
+        Quotas.Reservation? reservation = await service.AdmitAsync(prepared, null, cancellationToken).ConfigureAwait(false);
+        await using RequestExecution execution = service.Execute(prepared, reservation, "chat", allowCache: true);
+        var text = new System.Text.StringBuilder();
+        try
+        {
+            await foreach (RunEvent e in execution.EventsAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (e.Index == 0)
+                {
+                    text.Append(e.Event.Text);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            execution.ClientGone();
+            throw;
+        }
+
+        if (execution.Outcome.Error is { } error)
+        {
+            throw new ApiException(HttpStatusCode.InternalServerError, "server_error", "worker_error", null, error);
+        }
+
+        return text.ToString();
+    }
+
+    private static async Task GenerateAsync(HttpContext ctx, GatewayService service, ApiKind kind, CallerContext caller, ReadOnlyMemory<byte> body)
+    {
         CancellationToken aborted = ctx.RequestAborted;
         PreparedRequest prepared;
         Quotas.Reservation? reservation;
         var rateHeaders = new List<KeyValuePair<string, string>>();
         try
         {
-            CallerContext caller = await service.AuthenticateAsync(Bearer(ctx.Request), aborted).ConfigureAwait(false);
-            ReadOnlyMemory<byte> body = await RequestBody.ReadJsonAsync(ctx.Request, service.Options.Limits.MaxBodyBytes, aborted).ConfigureAwait(false);
             InferenceRequest request = kind == ApiKind.Chat
                 ? RequestParser.ParseChat(body, service.Options.Limits)
                 : RequestParser.ParseCompletion(body, service.Options.Limits);

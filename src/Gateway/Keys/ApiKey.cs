@@ -12,6 +12,10 @@ namespace Inference.Gateway.Keys;
 /// <param name="Name">Human label ("acme-prod").</param>
 /// <param name="Disabled">A disabled key is never found by a store.</param>
 /// <param name="ExpiresAt">After this instant the key is never found by a store.</param>
+/// <param name="App">
+/// Set for a publishable app key (embedded in a hosted app's page): the one app it may run. Such a key is refused by
+/// every other endpoint (the OpenAI API, gRPC, tokenization).
+/// </param>
 public sealed record ApiKey(
     string KeyId,
     string DisplayPrefix,
@@ -20,7 +24,8 @@ public sealed record ApiKey(
     Limits? Limits = null,
     string Name = "",
     bool Disabled = false,
-    DateTimeOffset? ExpiresAt = null)
+    DateTimeOffset? ExpiresAt = null,
+    string? App = null)
 {
     /// <summary>True when the key may be used at <paramref name="now"/>: not disabled and not expired.</summary>
     public bool IsUsableAt(DateTimeOffset now) => !Disabled && (ExpiresAt is not { } expires || now < expires);

@@ -71,8 +71,15 @@ public sealed partial class GatewayService
     /// <summary>Admitted requests not yet ended (what a drain waits for).</summary>
     public int InFlight => Metrics.InFlight;
 
-    /// <summary>Resolves the bearer key; 401 when missing or unknown (unless the gateway is open).</summary>
-    public async ValueTask<CallerContext> AuthenticateAsync(string? bearer, CancellationToken cancellationToken)
+    /// <summary>Resolves the bearer key; 401 when missing or unknown (unless the gateway is open), 403 for an app key.</summary>
+    public ValueTask<CallerContext> AuthenticateAsync(string? bearer, CancellationToken cancellationToken) =>
+        AuthenticateAsync(bearer, app: null, cancellationToken);
+
+    /// <summary>
+    /// Resolves the bearer key for a call on behalf of <paramref name="app"/> (null: the general API). A publishable
+    /// app key (<see cref="ApiKey.App"/>) passes only for its own app; any other key passes everywhere.
+    /// </summary>
+    public async ValueTask<CallerContext> AuthenticateAsync(string? bearer, string? app, CancellationToken cancellationToken)
     {
         if (IsOpen)
         {
@@ -88,6 +95,12 @@ public sealed partial class GatewayService
         if (key is null || !key.IsUsableAt(_time.GetUtcNow()))
         {
             throw ApiException.Unauthorized($"Incorrect API key provided: {Redact(bearer)}.");
+        }
+
+        if (key.App is not null && !string.Equals(key.App, app, StringComparison.Ordinal))
+        {
+            throw new ApiException(HttpStatusCode.Forbidden, "permission_error", "app_key_scope", null,
+                "This is an app key: it can only run its own app (POST /apps/{slug}/api/run), not this endpoint or another app.");
         }
 
         EffectiveLimits limits = await _limits.ResolveAsync(key, cancellationToken).ConfigureAwait(false);

@@ -9,6 +9,23 @@ namespace Inference.Platform.Api;
 
 public static partial class ManagementApi
 {
+    /// <summary>
+    /// Sets the session cookie (HttpOnly) and the CSRF cookie scripts echo in <see cref="CsrfHeader"/>: SameSite=Strict,
+    /// Secure on TLS or when <see cref="PlatformOptions.SecureCookies"/> says so (behind a TLS-terminating proxy).
+    /// </summary>
+    internal static void AppendSessionCookies(HttpContext ctx, Session session, PlatformOptions options)
+    {
+        bool secure = options.SecureCookies || ctx.Request.IsHttps;
+        ctx.Response.Cookies.Append(SessionCookie, session.Token, new CookieOptions
+        {
+            HttpOnly = true, Secure = secure, SameSite = SameSiteMode.Strict, Path = "/", Expires = session.ExpiresAt, IsEssential = true,
+        });
+        ctx.Response.Cookies.Append(CsrfCookie, session.CsrfToken, new CookieOptions
+        {
+            HttpOnly = false, Secure = secure, SameSite = SameSiteMode.Strict, Path = "/", Expires = session.ExpiresAt, IsEssential = true,
+        });
+    }
+
     private static void MapAuth(RouteGroupBuilder api)
     {
         api.MapPost("/auth/signup", async (HttpContext ctx, AccountService accounts) =>
@@ -43,15 +60,7 @@ public static partial class ManagementApi
             var body = await ReadAsync<TokenRequest>(ctx).ConfigureAwait(false);
             User user = await accounts.SignInAsync(body.Email, body.Password, body.TotpCode, body.RecoveryCode, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
             Session session = await tokens.CreateSessionAsync(user, ctx.RequestAborted).ConfigureAwait(false);
-            bool secure = options.SecureCookies || ctx.Request.IsHttps;
-            ctx.Response.Cookies.Append(SessionCookie, session.Token, new CookieOptions
-            {
-                HttpOnly = true, Secure = secure, SameSite = SameSiteMode.Strict, Path = "/", Expires = session.ExpiresAt, IsEssential = true,
-            });
-            ctx.Response.Cookies.Append(CsrfCookie, session.CsrfToken, new CookieOptions
-            {
-                HttpOnly = false, Secure = secure, SameSite = SameSiteMode.Strict, Path = "/", Expires = session.ExpiresAt, IsEssential = true,
-            });
+            AppendSessionCookies(ctx, session, options);
             return Json(new SessionResponse(session.CsrfToken, session.ExpiresAt, user));
         }).Accepts<TokenRequest>("application/json").Produces<SessionResponse>().RequireRateLimiting(AuthRateLimit).WithSummary("Sign in with a session cookie (dashboard)");
 

@@ -11,7 +11,7 @@ namespace Inference.Platform.Apps;
 /// An organization's apps: keys can be scoped to one (their usage is then counted per app, and archiving the app
 /// revokes them). The builder and hosted apps (templates, releases, pages) build on these records.
 /// </summary>
-public sealed class AppService(PlatformDatabase database, AuditLog audit, TimeProvider time)
+public sealed partial class AppService(PlatformDatabase database, AuditLog audit, TimeProvider time)
 {
     /// <summary>Raised after an app's keys were revoked, so this replica's gateway view reloads.</summary>
     public event Action? Changed;

@@ -21,6 +21,10 @@ public static class AuditAction
     public const string MemberRemoved = "member.removed";
     public const string AppCreated = "app.created";
     public const string AppArchived = "app.archived";
+    public const string AppPublished = "app.published";
+    public const string AppRolledBack = "app.rolled_back";
+    public const string AppUnpublished = "app.unpublished";
+    public const string AppAccessChanged = "app.access_changed";
     public const string KeyCreated = "key.created";
     public const string KeyRevoked = "key.revoked";
     public const string PlanChanged = "plan.changed";

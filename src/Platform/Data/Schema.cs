@@ -193,5 +193,22 @@ internal static class Schema
         (3, "organization deletion", """
             ALTER TABLE organizations ADD COLUMN deleted_ms BIGINT;
             """),
+        (4, "app builder: drafts, releases, publishable app keys", """
+            ALTER TABLE apps ADD COLUMN slug TEXT;
+            CREATE UNIQUE INDEX apps_slug ON apps (slug);
+            ALTER TABLE apps ADD COLUMN draft TEXT;
+            ALTER TABLE apps ADD COLUMN published_version BIGINT;
+            ALTER TABLE apps ADD COLUMN public_key TEXT;
+            ALTER TABLE apps ADD COLUMN allowed_origins TEXT;
+            ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
+            CREATE TABLE app_releases (
+                app_id TEXT NOT NULL REFERENCES apps(id),
+                version BIGINT NOT NULL,
+                spec TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                PRIMARY KEY (app_id, version)
+            );
+            """),
     ];
 }

@@ -81,6 +81,7 @@ public sealed class PlatformHost : IAsyncDisposable
                     {
                         services.AddTo(s);
                         ManagementApi.AddManagementApi(s, services.Options);
+                        Web.WebSetup.AddDashboard(s, services.Options);
                         s.ConfigureHttpJsonOptions(o => PlatformJson.Configure(o.SerializerOptions));
                         s.AddOpenApi(o =>
                         {
@@ -99,6 +100,7 @@ public sealed class PlatformHost : IAsyncDisposable
                     {
                         app.MapOpenApi("/api/openapi.json");
                         ManagementApi.Map(app);
+                        Web.WebSetup.Map(app);
                         dependencies.ConfigureApp?.Invoke(app);
                     },
                 },

@@ -67,7 +67,7 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
     public async Task<IReadOnlyList<KeyInfo>> ListAsync(string orgId, CancellationToken ct)
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        return (await connection.QueryAsync<KeyRow>("SELECT * FROM api_keys WHERE org_id = @orgId ORDER BY id", new { orgId }).ConfigureAwait(false))
+        return (await connection.QueryAsync<KeyRow>("SELECT * FROM api_keys WHERE org_id = @orgId AND kind = 'secret' ORDER BY id", new { orgId }).ConfigureAwait(false))
             .Select(r => r.ToInfo()).ToList();
     }
 
@@ -113,6 +113,7 @@ public sealed class KeyService(PlatformDatabase database, AuditLog audit, TimePr
         public long? ExpiresMs { get; set; }
         public long? RevokedMs { get; set; }
         public long? LastUsedMs { get; set; }
+        public string Kind { get; set; } = "secret";
 
         public KeyInfo ToInfo() => new(Id, OrgId, Name, Prefix, KeyId, LimitsJson.Deserialize(Limits), CreatedBy, DateTimeOffset.FromUnixTimeMilliseconds(CreatedMs),
             At(ExpiresMs), At(RevokedMs), At(LastUsedMs), AppId);

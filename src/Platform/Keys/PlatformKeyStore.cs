@@ -138,7 +138,7 @@ public sealed partial class PlatformKeyStore : IKeyStore, ILimitsSource, IDispos
             {
                 Tier tier = orgs.TryGetValue(row.OrgId, out OrgView? org) ? org.Plan.Tier : Tier.Free;
                 keys[row.KeyHash] = new ApiKey(row.KeyId, row.Prefix, row.OrgId, tier, LimitsJson.Deserialize(row.Limits), row.Name, false,
-                    row.ExpiresMs is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null);
+                    row.ExpiresMs is { } e ? DateTimeOffset.FromUnixTimeMilliseconds(e) : null, row.Kind == "app" ? row.AppId : null);
             }
 
             // The month's ledger totals only for capped organizations without a baseline yet (the first reload of a month,

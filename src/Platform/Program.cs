@@ -135,7 +135,7 @@ root.SetAction(async (parse, cancellationToken) =>
             Console.WriteLine($"  curl -s {stack.HttpAddress}api/admin/bootstrap -H 'Content-Type: application/json' -d '{{\"token\":\"{token}\",\"email\":\"you@example.com\",\"password\":\"a long password\"}}'");
         }
 
-        Console.WriteLine($"listening on {stack.HttpAddress} (management API /api, OpenAI API /v1){(stack.Gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");
+        Console.WriteLine($"listening on {stack.HttpAddress} (dashboard /, management API /api, OpenAI API /v1, apps /apps/{{slug}}){(stack.Gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");
         await signal.Requested;
         Console.Error.WriteLine("draining: finishing in-flight requests (signal again to stop now)");
         try

@@ -96,15 +96,26 @@ public sealed partial class AppService
         AppPrompt.Validate(design.Draft);
         await EnsureKeyAsync(actor, design, ct).ConfigureAwait(false);
         DateTimeOffset now = time.GetUtcNow();
-        await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
-        await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-        int version = (int)await connection.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(version), 0) + 1 FROM app_releases WHERE app_id = @appId", new { appId }, tx).ConfigureAwait(false);
-        await connection.ExecuteAsync("INSERT INTO app_releases (app_id, version, spec, created_by, created_ms) VALUES (@appId, @version, @spec, @by, @now)",
-            new { appId, version, spec = JsonSerializer.Serialize(design.Draft, SpecJson), by = actor.Id, now = now.ToUnixTimeMilliseconds() }, tx).ConfigureAwait(false);
-        await connection.ExecuteAsync("UPDATE apps SET published_version = @version WHERE id = @appId", new { version, appId }, tx).ConfigureAwait(false);
-        await audit.WriteAsync(AuditAction.AppPublished, orgId, actor.Id, appId, $"{design.Slug} v{version}", ip, connection, tx).ConfigureAwait(false);
-        await tx.CommitAsync(ct).ConfigureAwait(false);
-        return new AppRelease(appId, version, design.Draft, actor.Id, now);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
+                await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+                int version = (int)await connection.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(version), 0) + 1 FROM app_releases WHERE app_id = @appId", new { appId }, tx).ConfigureAwait(false);
+                await connection.ExecuteAsync("INSERT INTO app_releases (app_id, version, spec, created_by, created_ms) VALUES (@appId, @version, @spec, @by, @now)",
+                    new { appId, version, spec = JsonSerializer.Serialize(design.Draft, SpecJson), by = actor.Id, now = now.ToUnixTimeMilliseconds() }, tx).ConfigureAwait(false);
+                await connection.ExecuteAsync("UPDATE apps SET published_version = @version WHERE id = @appId", new { version, appId }, tx).ConfigureAwait(false);
+                await audit.WriteAsync(AuditAction.AppPublished, orgId, actor.Id, appId, $"{design.Slug} v{version}", ip, connection, tx).ConfigureAwait(false);
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+                return new AppRelease(appId, version, design.Draft, actor.Id, now);
+            }
+            catch (DbException) when (attempt < 5 && !ct.IsCancellationRequested)
+            {
+                // Two publishes of one app at once both read the same next version; the primary key makes one lose
+                // (a unique violation, or a busy SQLite writer), and it takes the next number on the retry.
+            }
+        }
     }
 
     /// <summary>Serves an earlier release again (the releases themselves never change).</summary>

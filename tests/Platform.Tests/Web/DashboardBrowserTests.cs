@@ -108,6 +108,9 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         Assert.Equal(404, gone!.Status);
         Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/apps/{slug}/api/run", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
 
+        // Operator pages are for platform admins only.
+        Assert.Equal(403, (await page.GotoAsync(site + "/dashboard/operator"))!.Status);
+
         // The playground streams too.
         await page.GotoAsync(site + "/dashboard/playground");
         await page.GetByLabel("Message").FillAsync("Tell me about the sea.");
@@ -209,6 +212,55 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
 
         Assert.Empty(UiText.Missing);
         Assert.Empty(stack.Logs.Errors);
+    }
+
+    [BrowserFact]
+    public async Task Admin_TurnsOnTwoFactor_SignsInWithASecondFactor_AndSeesTheOperatorPage()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);
+        string site = stack.Host.HttpAddress.ToString().TrimEnd('/');
+        var (created, _) = await stack.PostAsync("/api/admin/bootstrap", new { token = stack.Host.BootstrapToken, email = "root@example.com", password = Password });
+        Assert.Equal(HttpStatusCode.Created, created);
+        await using IBrowserContext context = await browser.NewContextAsync();
+        IPage page = await context.NewPageAsync();
+
+        await page.GotoAsync(site + "/dashboard/security");
+        await page.WaitForURLAsync(new Regex("/signin\\?returnUrl="));
+        await page.GetByLabel("Email").FillAsync("root@example.com");
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync(site + "/dashboard/security");
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Set up two-factor authentication" }).ClickAsync();
+        string secret = await page.GetByTestId("totp-secret").InnerTextAsync();
+        await page.GetByLabel("Code").FillAsync(new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Turn on" }).ClickAsync();
+        var codes = await page.GetByTestId("recovery-codes").Locator("code").AllInnerTextsAsync();
+        Assert.NotEmpty(codes);
+
+        // Signing in again asks for the second factor; a wrong one is refused, a recovery code lets the admin in.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await page.WaitForURLAsync(site + "/signin");
+        await page.GetByLabel("Email").FillAsync("root@example.com");
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByLabel("Two-factor code").WaitForAsync();
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByLabel("Two-factor code").FillAsync("000000");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByRole(AriaRole.Alert).WaitForAsync();
+        Assert.EndsWith("/signin", page.Url);
+        await page.GetByLabel("Password").FillAsync(Password);
+        await page.GetByLabel("Two-factor code").FillAsync(codes[0]);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.WaitForURLAsync(site + "/dashboard");
+
+        await page.GotoAsync(site + "/dashboard/operator");
+        Assert.Contains("brown-llama-5m", await page.Locator("table").InnerTextAsync());
+        Assert.Equal("true", await page.Locator("canvas[data-chart=chart-kv]").GetAttributeAsync("data-drawn"));
+        await Browser.ScreenshotAsync(page, "operator");
+        await page.GotoAsync(site + "/dashboard/security");
+        await Browser.ScreenshotAsync(page, "security");
     }
 
     private static async Task SignUpAsync(IPage page, string site, string email, string name)

@@ -16,7 +16,7 @@ public sealed partial class UiTextTests
             .Concat(Directory.EnumerateFiles(Path.Combine(root, "Pages"), "*.cs", SearchOption.AllDirectories))
             .Concat(Directory.EnumerateFiles(Path.Combine(root, "Web"), "*.cs"))
             .SelectMany(f => TextCall().Matches(File.ReadAllText(f)).Select(m => Regex.Unescape(m.Groups[1].Value)))
-            .Concat(Apps.AppTemplates.All.SelectMany(t => new[] { t.Title, t.Description }))
+            .Concat(Inference.Platform.Apps.AppTemplates.All.SelectMany(t => new[] { t.Title, t.Description }))
             .Distinct().ToList();
         Assert.True(keys.Count > 150, $"only {keys.Count} texts found: the scan is broken");
         var missing = keys.Where(k => !UiText.HasKorean(k)).ToList();

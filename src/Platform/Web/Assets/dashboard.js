@@ -68,6 +68,7 @@
 
   // Charts: each <canvas data-chart="ID"> draws the JSON in <script type="application/json" id="ID">.
   if (window.Chart) {
+    window.Chart.defaults.font.size = 14;
     for (const canvas of document.querySelectorAll("canvas[data-chart]")) {
       const source = document.getElementById(canvas.dataset.chart);
       if (!source) { continue; }

@@ -27,6 +27,13 @@ public static class Contracts
 
     public sealed record NameRequest(string? Name);
 
+    public sealed record TemplateAppRequest(string? Name, string? Template);
+
+    public sealed record PublishedRequest(int? Version);
+
+    /// <summary>An app as the builder sees it. <see cref="AppKey"/> is the publishable key its pages embed (it can only run this app).</summary>
+    public sealed record AppDesignResponse(string Id, string Name, string Slug, string Url, int? PublishedVersion, Apps.AppSpec Draft, Apps.AppAccess Access, string? AppKey, DateTimeOffset? ArchivedAt);
+
     public sealed record RoleRequest(string? Role);
 
     public sealed record InviteRequest(string? Email, string? Role);

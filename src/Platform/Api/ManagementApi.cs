@@ -77,6 +77,7 @@ public static partial class ManagementApi
         MapOrganizations(api);
         MapKeys(api);
         MapApps(api);
+        MapBuilder(api);
         MapBilling(api);
         MapAdmin(api);
     }

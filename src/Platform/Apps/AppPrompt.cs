@@ -29,6 +29,25 @@ public static partial class AppPrompt
     public static IReadOnlyList<string> VariablesOf(string text) =>
         Variable().Matches(text).Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal).ToList();
 
+    /// <summary>A spec read from JSON with what it left out filled in (empty texts and lists, the blank template's sampling).</summary>
+    public static AppSpec Normalize(AppSpec spec)
+    {
+        AppSpec blank = AppTemplates.Find("blank")!;
+        return spec with
+        {
+            Template = spec.Template ?? "blank",
+            Title = spec.Title ?? "",
+            Description = spec.Description ?? "",
+            SystemPrompt = spec.SystemPrompt ?? "",
+            Prompt = spec.Prompt ?? "",
+            Model = spec.Model ?? "",
+            TopP = spec.TopP == 0 ? blank.TopP : spec.TopP,
+            MaxTokens = spec.MaxTokens == 0 ? blank.MaxTokens : spec.MaxTokens,
+            Fields = (spec.Fields ?? []).Select(f => f with { Name = f.Name ?? "", Label = f.Label ?? "" }).ToList(),
+            Examples = (spec.Examples ?? []).Select(e => e with { User = e.User ?? "", Assistant = e.Assistant ?? "" }).ToList(),
+        };
+    }
+
     /// <summary>Throws a 400 naming the first field at fault (<c>fields[1].name</c>, <c>prompt</c>, ...).</summary>
     public static void Validate(AppSpec spec)
     {

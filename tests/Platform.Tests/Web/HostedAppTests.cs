@@ -170,6 +170,58 @@ public sealed class HostedAppTests
         Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", html);
     }
 
+    [Fact]
+    public async Task ManagementApi_BuildsPublishesRollsBackAndExports()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);
+        var (_, token) = await stack.SignUpAsync("api@example.com");
+        string orgId = await stack.CreateOrgAsync(token, "API School");
+        var (templates, list) = await stack.GetAsync("/api/app-templates", token);
+        Assert.Equal(HttpStatusCode.OK, templates);
+        Assert.Equal("long_text", list.GetProperty("data")[0].GetProperty("fields")[2].GetProperty("kind").GetString());
+
+        var (created, app) = await stack.PostAsync($"/api/orgs/{orgId}/apps/from-template", new { name = "FAQ Desk", template = "faq" }, token);
+        Assert.Equal(HttpStatusCode.Created, created);
+        string appId = app.GetProperty("id").GetString()!;
+        Assert.Equal("/apps/faq-desk", app.GetProperty("url").GetString());
+
+        var (bad, problem) = await stack.SendAsync(HttpMethod.Put, $"/api/orgs/{orgId}/apps/{appId}/draft",
+            new { title = "FAQ", prompt = "{{question}} {{missing}}", fields = new[] { new { name = "question", label = "Q", kind = "text" } } }, token);
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.Equal("prompt", problem.GetProperty("field").GetString());
+        var (saved, design) = await stack.SendAsync(HttpMethod.Put, $"/api/orgs/{orgId}/apps/{appId}/draft",
+            new { title = "FAQ", prompt = "{{question}}", temperature = 0.2, fields = new[] { new { name = "question", label = "Q", kind = "text", required = true } } }, token);
+        Assert.Equal(HttpStatusCode.OK, saved);
+        Assert.Equal(0.2, design.GetProperty("draft").GetProperty("temperature").GetDouble());
+
+        var (published, release) = await stack.PostAsync($"/api/orgs/{orgId}/apps/{appId}/releases", new { }, token);
+        Assert.Equal(HttpStatusCode.Created, published);
+        Assert.Equal(1, release.GetProperty("version").GetInt32());
+        await stack.PostAsync($"/api/orgs/{orgId}/apps/{appId}/releases", new { }, token);
+        var (_, withKey) = await stack.GetAsync($"/api/orgs/{orgId}/apps/{appId}/design", token);
+        string appKey = withKey.GetProperty("app_key").GetString()!;
+        Assert.StartsWith("app-", appKey);
+        Assert.Equal(2, withKey.GetProperty("published_version").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, (await RunRawAsync(stack, "faq-desk", appKey, """{"inputs":{"question":"When do you open?"}}""")).StatusCode);
+
+        var (rolled, back) = await stack.SendAsync(HttpMethod.Put, $"/api/orgs/{orgId}/apps/{appId}/published", new { version = 1 }, token);
+        Assert.Equal(HttpStatusCode.OK, rolled);
+        Assert.Equal(1, back.GetProperty("published_version").GetInt32());
+        using (var request = new HttpRequestMessage(HttpMethod.Get, $"/api/orgs/{orgId}/apps/{appId}/releases/1/export"))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using HttpResponseMessage zip = await stack.Http.SendAsync(request);
+            Assert.Equal("application/zip", zip.Content.Headers.ContentType?.MediaType);
+            using var archive = new ZipArchive(await zip.Content.ReadAsStreamAsync());
+            Assert.NotNull(archive.GetEntry("index.html"));
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await stack.SendAsync(HttpMethod.Delete, $"/api/orgs/{orgId}/apps/{appId}/published", null, token)).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await RunRawAsync(stack, "faq-desk", appKey, """{"inputs":{"question":"q"}}""")).StatusCode);
+        var (_, releases) = await stack.GetAsync($"/api/orgs/{orgId}/apps/{appId}/releases", token);
+        Assert.Equal(2, releases.GetProperty("data").GetArrayLength());
+    }
+
     internal static Dictionary<string, string> Tutor(string question) => new() { ["subject"] = "math", ["level"] = "middle school", ["question"] = question };
 
     /// <summary>A user with an organization and a published tutor app named <paramref name="name"/>.</summary>

@@ -102,6 +102,8 @@ public sealed partial class AppService
             {
                 await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
                 await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+                // The app row's write lock first: concurrent publishes of one app take their numbers one after another.
+                await connection.ExecuteAsync("UPDATE apps SET published_version = published_version WHERE id = @appId", new { appId }, tx).ConfigureAwait(false);
                 int version = (int)await connection.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(version), 0) + 1 FROM app_releases WHERE app_id = @appId", new { appId }, tx).ConfigureAwait(false);
                 await connection.ExecuteAsync("INSERT INTO app_releases (app_id, version, spec, created_by, created_ms) VALUES (@appId, @version, @spec, @by, @now)",
                     new { appId, version, spec = JsonSerializer.Serialize(design.Draft, SpecJson), by = actor.Id, now = now.ToUnixTimeMilliseconds() }, tx).ConfigureAwait(false);
@@ -112,8 +114,8 @@ public sealed partial class AppService
             }
             catch (DbException) when (attempt < 5 && !ct.IsCancellationRequested)
             {
-                // Two publishes of one app at once both read the same next version; the primary key makes one lose
-                // (a unique violation, or a busy SQLite writer), and it takes the next number on the retry.
+                // A busy SQLite writer past its timeout, or (without the lock above) a lost race on the primary key:
+                // the next attempt takes the next number.
             }
         }
     }
@@ -240,7 +242,9 @@ public sealed partial class AppService
         DateTimeOffset now = time.GetUtcNow();
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         await using DbTransaction tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-        // Checked in the transaction: only one key per app even when two publishes race (the loser keeps the winner's).
+        // One key per app even when two publishes race: the no-op update takes the app row's write lock first, so the
+        // second transaction waits for the first to commit and then reads its key (the unique index backs this up).
+        await connection.ExecuteAsync("UPDATE apps SET public_key = public_key WHERE id = @id", new { id = design.App.Id }, tx).ConfigureAwait(false);
         string? current = await connection.QuerySingleOrDefaultAsync<string?>(
             "SELECT a.public_key FROM apps a JOIN api_keys k ON k.app_id = a.id AND k.kind = 'app' AND k.revoked_ms IS NULL WHERE a.id = @id", new { id = design.App.Id }, tx).ConfigureAwait(false);
         if (current is not null)

@@ -201,6 +201,7 @@ internal static class Schema
             ALTER TABLE apps ADD COLUMN public_key TEXT;
             ALTER TABLE apps ADD COLUMN allowed_origins TEXT;
             ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
+            CREATE UNIQUE INDEX api_keys_one_app_key ON api_keys (app_id) WHERE kind = 'app' AND revoked_ms IS NULL;
             CREATE TABLE app_releases (
                 app_id TEXT NOT NULL REFERENCES apps(id),
                 version BIGINT NOT NULL,

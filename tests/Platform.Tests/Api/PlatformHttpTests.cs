@@ -94,7 +94,7 @@ public abstract class PlatformHttpTests : IAsyncLifetime
         await _stack.Host.Services.Get<Inference.Platform.Keys.PlatformKeyStore>().RefreshAsync(default); // B's key's last use is written now, not mid-test
         string before = await SnapshotAsync(orgB, tokenB);
 
-        var values = new Dictionary<string, string> { ["orgId"] = orgB, ["keyId"] = keyB, ["userId"] = userB, ["invitationId"] = invitationB, ["invoiceId"] = invoiceB, ["appId"] = appB.GetProperty("id").GetString()! };
+        var values = new Dictionary<string, string> { ["orgId"] = orgB, ["keyId"] = keyB, ["userId"] = userB, ["invitationId"] = invitationB, ["invoiceId"] = invoiceB, ["appId"] = appB.GetProperty("id").GetString()!, ["version:int"] = "1" };
         // A valid body for every endpoint that takes one, so only authorization can refuse.
         var bodies = new Dictionary<string, object>
         {
@@ -103,6 +103,11 @@ public abstract class PlatformHttpTests : IAsyncLifetime
             ["POST /api/orgs/{orgId}/invitations"] = new { email = "x@example.com", role = "admin" },
             ["POST /api/orgs/{orgId}/keys"] = new { name = "stolen" },
             ["POST /api/orgs/{orgId}/apps"] = new { name = "stolen" },
+            ["POST /api/orgs/{orgId}/apps/from-template"] = new { name = "stolen", template = "tutor" },
+            ["PUT /api/orgs/{orgId}/apps/{appId}/draft"] = new { title = "taken over", prompt = "hi" },
+            ["POST /api/orgs/{orgId}/apps/{appId}/releases"] = new { },
+            ["PUT /api/orgs/{orgId}/apps/{appId}/published"] = new { version = 1 },
+            ["PUT /api/orgs/{orgId}/apps/{appId}/access"] = new { allowed_origins = new[] { "https://evil.example" }, requests_per_minute = 5, monthly_tokens = 100 },
             ["PUT /api/orgs/{orgId}/plan"] = new { plan = "enterprise" },
             ["PUT /api/orgs/{orgId}/budget"] = new { monthly_budget_krw = 1, hard_stop = true },
             ["PUT /api/admin/orgs/{orgId}/limits"] = new { limits = new { requests_per_minute = 1 } },

@@ -51,6 +51,20 @@ public sealed class Browser : IAsyncLifetime
         return context;
     }
 
+    /// <summary>Runs a browser test's steps; on a failure, saves what the page showed (failure-NAME.png) before rethrowing.</summary>
+    public static async Task RunAsync(Func<IPage> page, string name, Func<Task> steps)
+    {
+        try
+        {
+            await steps();
+        }
+        catch
+        {
+            await ScreenshotAsync(page(), "failure-" + name);
+            throw;
+        }
+    }
+
     public static async Task ScreenshotAsync(IPage page, string name)
     {
         Directory.CreateDirectory(ScreenshotDir);

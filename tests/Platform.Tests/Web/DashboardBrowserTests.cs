@@ -24,102 +24,105 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         IPage page = await owner.NewPageAsync();
         var htmlWithoutCsp = new List<string>();
         page.Response += (_, r) => CheckCsp(r, htmlWithoutCsp);
-
-        // Sign up: lands on the dashboard with an organization of its own.
-        await page.GotoAsync(site + "/signup");
-        await page.GetByLabel("Your name").FillAsync("Kim Teacher");
-        await page.GetByLabel("Email").FillAsync("kim@example.com");
-        await page.GetByLabel("Password").FillAsync(Password);
-        await page.GetByLabel("Organization (school, shop, team)").FillAsync("Hanbit School");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
-        await page.WaitForURLAsync(site + "/dashboard");
-        Assert.Contains("Hanbit School", await page.Locator("header").InnerTextAsync());
-        await Browser.ScreenshotAsync(page, "dashboard");
-
-        // A key, shown once.
-        await page.GotoAsync(site + "/dashboard/keys");
-        await page.GetByLabel("Key name").FillAsync("school site");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
-        string secret = await page.GetByTestId("new-key").InnerTextAsync();
-        Assert.StartsWith("sk-", secret);
-        Assert.Equal(HttpStatusCode.OK, (await stack.ChatAsync(secret)).Status);
-        await page.GotoAsync(site + "/dashboard/keys");
-        Assert.Equal(0, await page.GetByTestId("new-key").CountAsync());
-        Assert.Contains("school site", await page.Locator("table").InnerTextAsync());
-        await Browser.ScreenshotAsync(page, "keys");
-
-        // An app from the tutor template; the preview streams an answer through the gateway.
-        await page.GotoAsync(site + "/dashboard/apps");
-        await page.GetByLabel("App name").FillAsync("Math Hints");
-        await page.GetByLabel("Homework tutor", new() { Exact = false }).CheckAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Create app" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
-        string builderUrl = page.Url;
-        Assert.Contains("hint", await page.GetByLabel("System prompt").InputValueAsync());
-        await FillTutorAsync(page, "What is 7 times 8?");
-        await page.Locator("#preview-button").ClickAsync();
-        await page.Locator("[data-testid=preview-output][data-done=true]").WaitForAsync();
-        Assert.False(string.IsNullOrWhiteSpace(await page.GetByTestId("preview-output").InnerTextAsync()));
-        await Browser.ScreenshotAsync(page, "builder");
-
-        // Publish: v1 at /apps/{slug}.
-        await page.Locator("#publish-button").ClickAsync();
-        await page.GetByText("Published version 1.").WaitForAsync();
-        Assert.Equal("published v1", await page.GetByTestId("published-version").InnerTextAsync());
-        string slug = Regex.Match(await page.Locator("p.meta code").First.InnerTextAsync(), "/apps/(.+)").Groups[1].Value;
-        Assert.Equal("math-hints", slug);
-
-        // A student opens the link in a browser of their own and gets a streamed answer.
-        await using (IBrowserContext student = await browser.NewContextAsync(phone: true))
+        await Browser.RunAsync(() => page, "flow", async () =>
         {
-            IPage hosted = await student.NewPageAsync();
-            hosted.Response += (_, r) => CheckCsp(r, htmlWithoutCsp);
-            await hosted.GotoAsync($"{site}/apps/{slug}");
-            Assert.Equal("Math Hints", await hosted.Locator("h1").InnerTextAsync());
-            await FillTutorAsync(hosted, "How do I add fractions?");
-            await hosted.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
-            await hosted.Locator("[data-testid=answer][data-done=true]").WaitForAsync();
-            Assert.False(string.IsNullOrWhiteSpace(await hosted.GetByTestId("answer").InnerTextAsync()));
-            await Browser.ScreenshotAsync(hosted, "hosted-app-phone");
-        }
 
-        // Usage counts the preview and the hosted run, for the app and for the organization; the charts draw.
-        string appId = builderUrl[(builderUrl.LastIndexOf('/') + 1)..];
-        await WaitForCountAsync(page, $"{site}/dashboard/usage?app={appId}", 2);
-        Assert.Equal("true", await page.Locator("canvas[data-chart=chart-tokens]").GetAttributeAsync("data-drawn"));
-        await WaitForCountAsync(page, $"{site}/dashboard/usage", 3); // the key's chat as well
-        await Browser.ScreenshotAsync(page, "usage");
+            // Sign up: lands on the dashboard with an organization of its own.
+            await page.GotoAsync(site + "/signup");
+            await page.GetByLabel("Your name").FillAsync("Kim Teacher");
+            await page.GetByLabel("Email").FillAsync("kim@example.com");
+            await page.GetByLabel("Password").FillAsync(Password);
+            await page.GetByLabel("Organization (school, shop, team)").FillAsync("Hanbit School");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
+            await page.WaitForURLAsync(site + "/dashboard");
+            Assert.Contains("Hanbit School", await page.Locator("header").InnerTextAsync());
+            await Browser.ScreenshotAsync(page, "dashboard");
 
-        // v2 with another prompt, then back to v1.
-        await page.GotoAsync(builderUrl);
-        await page.GetByLabel("Title").FillAsync("Math Hints 2");
-        await page.Locator("#publish-button").ClickAsync();
-        await page.GetByText("Published version 2.").WaitForAsync();
-        Assert.Equal("Math Hints 2", await TitleOfHostedAsync(stack, slug));
-        await page.GetByRole(AriaRole.Button, new() { Name = "Serve version 1" }).ClickAsync();
-        await page.GetByText("Now serving version 1.").WaitForAsync();
-        Assert.Equal("published v1", await page.GetByTestId("published-version").InnerTextAsync());
-        Assert.Equal("Math Hints", await TitleOfHostedAsync(stack, slug));
+            // A key, shown once.
+            await page.GotoAsync(site + "/dashboard/keys");
+            await page.GetByLabel("Key name").FillAsync("school site");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+            string secret = await page.GetByTestId("new-key").InnerTextAsync();
+            Assert.StartsWith("sk-", secret);
+            Assert.Equal(HttpStatusCode.OK, (await stack.ChatAsync(secret)).Status);
+            await page.GotoAsync(site + "/dashboard/keys");
+            Assert.Equal(0, await page.GetByTestId("new-key").CountAsync());
+            Assert.Contains("school site", await page.Locator("table").InnerTextAsync());
+            await Browser.ScreenshotAsync(page, "keys");
 
-        // Unpublished: the page and its run endpoint are gone.
-        await page.Locator("#unpublish-button").ClickAsync();
-        await page.GetByText("The app is no longer published.").WaitForAsync();
-        IResponse? gone = await page.GotoAsync($"{site}/apps/{slug}");
-        Assert.Equal(404, gone!.Status);
-        Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/apps/{slug}/api/run", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+            // An app from the tutor template; the preview streams an answer through the gateway.
+            await page.GotoAsync(site + "/dashboard/apps");
+            await page.GetByLabel("App name").FillAsync("Math Hints");
+            await page.GetByLabel("Homework tutor", new() { Exact = false }).CheckAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Create app" }).ClickAsync();
+            await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
+            string builderUrl = page.Url;
+            Assert.Contains("hint", await page.GetByLabel("System prompt").InputValueAsync());
+            await FillTutorAsync(page, "What is 7 times 8?");
+            await page.Locator("#preview-button").ClickAsync();
+            await page.Locator("[data-testid=preview-output][data-done=true]").WaitForAsync();
+            Assert.False(string.IsNullOrWhiteSpace(await page.GetByTestId("preview-output").InnerTextAsync()));
+            await Browser.ScreenshotAsync(page, "builder");
 
-        // Operator pages are for platform admins only.
-        Assert.Equal(403, (await page.GotoAsync(site + "/dashboard/operator"))!.Status);
+            // Publish: v1 at /apps/{slug}.
+            await page.Locator("#publish-button").ClickAsync();
+            await page.GetByText("Published version 1.").WaitForAsync();
+            Assert.Equal("published v1", await page.GetByTestId("published-version").InnerTextAsync());
+            string slug = Regex.Match(await page.Locator("p.meta code").First.InnerTextAsync(), "/apps/(.+)").Groups[1].Value;
+            Assert.Equal("math-hints", slug);
 
-        // The playground streams too.
-        await page.GotoAsync(site + "/dashboard/playground");
-        await page.GetByLabel("Message").FillAsync("Tell me about the sea.");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
-        await page.Locator("#transcript li.assistant[data-done=true]").WaitForAsync();
-        await Browser.ScreenshotAsync(page, "playground");
+            // A student opens the link in a browser of their own and gets a streamed answer.
+            await using (IBrowserContext student = await browser.NewContextAsync(phone: true))
+            {
+                IPage hosted = await student.NewPageAsync();
+                hosted.Response += (_, r) => CheckCsp(r, htmlWithoutCsp);
+                await hosted.GotoAsync($"{site}/apps/{slug}");
+                Assert.Equal("Math Hints", await hosted.Locator("h1").InnerTextAsync());
+                await FillTutorAsync(hosted, "How do I add fractions?");
+                await hosted.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
+                await hosted.Locator("[data-testid=answer][data-done=true]").WaitForAsync();
+                Assert.False(string.IsNullOrWhiteSpace(await hosted.GetByTestId("answer").InnerTextAsync()));
+                await Browser.ScreenshotAsync(hosted, "hosted-app-phone");
+            }
 
-        Assert.Empty(htmlWithoutCsp);
-        Assert.Empty(stack.Logs.Errors);
+            // Usage counts the preview and the hosted run, for the app and for the organization; the charts draw.
+            string appId = builderUrl[(builderUrl.LastIndexOf('/') + 1)..];
+            await WaitForCountAsync(page, $"{site}/dashboard/usage?app={appId}", 2);
+            Assert.Equal("true", await page.Locator("canvas[data-chart=chart-tokens]").GetAttributeAsync("data-drawn"));
+            await WaitForCountAsync(page, $"{site}/dashboard/usage", 3); // the key's chat as well
+            await Browser.ScreenshotAsync(page, "usage");
+
+            // v2 with another prompt, then back to v1.
+            await page.GotoAsync(builderUrl);
+            await page.GetByLabel("Title").FillAsync("Math Hints 2");
+            await page.Locator("#publish-button").ClickAsync();
+            await page.GetByText("Published version 2.").WaitForAsync();
+            Assert.Equal("Math Hints 2", await TitleOfHostedAsync(stack, slug));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Serve version 1" }).ClickAsync();
+            await page.GetByText("Now serving version 1.").WaitForAsync();
+            Assert.Equal("published v1", await page.GetByTestId("published-version").InnerTextAsync());
+            Assert.Equal("Math Hints", await TitleOfHostedAsync(stack, slug));
+
+            // Unpublished: the page and its run endpoint are gone.
+            await page.Locator("#unpublish-button").ClickAsync();
+            await page.GetByText("The app is no longer published.").WaitForAsync();
+            IResponse? gone = await page.GotoAsync($"{site}/apps/{slug}");
+            Assert.Equal(404, gone!.Status);
+            Assert.Equal(HttpStatusCode.NotFound, (await stack.Http.PostAsync($"/apps/{slug}/api/run", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+
+            // Operator pages are for platform admins only.
+            Assert.Equal(403, (await page.GotoAsync(site + "/dashboard/operator"))!.Status);
+
+            // The playground streams too.
+            await page.GotoAsync(site + "/dashboard/playground");
+            await page.GetByLabel("Message").FillAsync("Tell me about the sea.");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
+            await page.Locator("#transcript li.assistant[data-done=true]").WaitForAsync();
+            await Browser.ScreenshotAsync(page, "playground");
+
+            Assert.Empty(htmlWithoutCsp);
+            Assert.Empty(stack.Logs.Errors);
+        });
     }
 
     [BrowserFact]

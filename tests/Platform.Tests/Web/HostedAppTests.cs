@@ -103,6 +103,23 @@ public sealed class HostedAppTests
     }
 
     [Fact]
+    public async Task AppKey_HasItsOwnRateLimit()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);
+        var (user, token, design) = await PublishedAppAsync(stack, "owner@example.com", "Math Hints");
+        await stack.Host.Services.Get<AppService>().SetAccessAsync(user, design.App.OrgId, design.App.Id, new AppAccess([], 1, 100_000), null, default);
+        await stack.Host.Services.Get<PlatformKeyStore>().RefreshAsync(default);
+
+        Assert.Equal(HttpStatusCode.OK, (await RunAsync(stack, design.Slug, design.PublicKey!, Tutor("q"))).StatusCode);
+        using HttpResponseMessage limited = await RunAsync(stack, design.Slug, design.PublicKey!, Tutor("q"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(limited.Headers.RetryAfter is not null);
+        // The organization's own keys are not limited by the app's rate.
+        var (_, secret) = await stack.CreateKeyAsync(token, design.App.OrgId);
+        Assert.Equal(HttpStatusCode.OK, (await stack.ChatAsync(secret)).Status);
+    }
+
+    [Fact]
     public async Task AppKey_CannotRunAnotherApp_AndAnotherOrganizationsKeyCannotRunThisOne()
     {
         await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);

@@ -275,14 +275,8 @@ public sealed partial class AppService
         }
     }
 
-    private sealed class DesignRow
+    private sealed class DesignRow : AppRow
     {
-        public string Id { get; set; } = "";
-        public string OrgId { get; set; } = "";
-        public string Name { get; set; } = "";
-        public string CreatedBy { get; set; } = "";
-        public long CreatedMs { get; set; }
-        public long? ArchivedMs { get; set; }
         public string? Slug { get; set; }
         public string? Draft { get; set; }
         public long? PublishedVersion { get; set; }
@@ -293,7 +287,7 @@ public sealed partial class AppService
 
         public AppDesign ToDesign()
         {
-            var app = new App(Id, OrgId, Name, CreatedBy, DateTimeOffset.FromUnixTimeMilliseconds(CreatedMs), ArchivedMs is { } a ? DateTimeOffset.FromUnixTimeMilliseconds(a) : null);
+            App app = ToApp();
             AppSpec draft = Draft is null ? AppTemplates.Find("blank")! with { Title = Name } : JsonSerializer.Deserialize<AppSpec>(Draft, SpecJson)!;
             Limits? limits = LimitsJson.Deserialize(KeyLimits);
             var access = new AppAccess(

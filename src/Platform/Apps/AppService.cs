@@ -69,7 +69,7 @@ public sealed partial class AppService(PlatformDatabase database, AuditLog audit
         return await GetAsync(orgId, appId, ct).ConfigureAwait(false);
     }
 
-    private sealed class AppRow
+    private class AppRow
     {
         public string Id { get; set; } = "";
         public string OrgId { get; set; } = "";

@@ -177,6 +177,8 @@ public static partial class UiText
         ["This app is not published."] = "게시되지 않은 앱입니다.",
         ["This month so far"] = "이번 달 현재까지",
         ["Time to first token and latency"] = "첫 토큰 시간과 지연 시간",
+        ["This app's share of this month's spend"] = "이번 달 지출 중 이 앱의 몫",
+        ["This app's tokens this month"] = "이번 달 이 앱의 토큰 수",
         ["Title"] = "제목",
         ["Tokens per day"] = "일별 토큰 수",
         ["Tokens per month"] = "월별 토큰 한도",

@@ -89,6 +89,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             string appId = builderUrl[(builderUrl.LastIndexOf('/') + 1)..];
             await WaitForCountAsync(page, $"{site}/dashboard/usage?app={appId}", 2);
             Assert.Equal("true", await page.Locator("canvas[data-chart=chart-tokens]").GetAttributeAsync("data-drawn"));
+            Assert.True(long.Parse(await page.GetByTestId("app-month-tokens").InnerTextAsync(), System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture) > 20);
             await WaitForCountAsync(page, $"{site}/dashboard/usage", 3); // the key's chat as well
             await Browser.ScreenshotAsync(page, "usage");
 

@@ -19,6 +19,12 @@ public sealed class UsageModel : DashboardPage
 
     public IReadOnlyList<(DateOnly Day, long SpendKrw)> Spend { get; private set; } = [];
 
+    /// <summary>The app's billable tokens this month (when one app is shown).</summary>
+    public long AppMonthTokens { get; private set; }
+
+    /// <summary>The app's share of this month's spend, in won (when one app is shown).</summary>
+    public long AppSpendKrw { get; private set; }
+
     public string TokensChart { get; private set; } = "{}";
 
     public string RequestsChart { get; private set; } = "{}";
@@ -47,6 +53,16 @@ public sealed class UsageModel : DashboardPage
         var monthStart = new DateOnly(now.Year, now.Month, 1);
         var month = await ledger.DailyAsync(orgId, new DateTimeOffset(monthStart.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), end, Aborted).ConfigureAwait(false);
         Spend = UsageCharts.CumulativeSpend(Plans.Find(RequireOrg().Plan) ?? Plans.Free, month, monthStart, DateOnly.FromDateTime(now.UtcDateTime));
+        if (AppId is not null)
+        {
+            // An app's spend is its share of the organization's: its billable tokens over all billable tokens this month
+            // (the plan's fee and included tokens are the organization's, not any one app's).
+            var appMonth = await ledger.DailyAsync(orgId, new DateTimeOffset(monthStart.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), end, Aborted, AppId).ConfigureAwait(false);
+            long appTokens = appMonth.Sum(d => d.BillableTokens), orgTokens = month.Sum(d => d.BillableTokens);
+            AppMonthTokens = appTokens;
+            AppSpendKrw = orgTokens == 0 || Spend.Count == 0 ? 0 : (long)Math.Round((decimal)Spend[^1].SpendKrw * appTokens / orgTokens);
+        }
+
         TokensChart = UsageCharts.Tokens(Days);
         RequestsChart = UsageCharts.Requests(Days);
         LatencyChart = UsageCharts.Latency(Latency);

@@ -267,6 +267,50 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         await Browser.ScreenshotAsync(page, "security");
     }
 
+    [BrowserFact]
+    public async Task Owner_InvitesAMember_WhoAcceptsFromTheMailedLink_AndGetsTheRole()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);
+        string site = stack.Host.HttpAddress.ToString().TrimEnd('/');
+        await using IBrowserContext owner = await browser.NewContextAsync();
+        IPage page = await owner.NewPageAsync();
+        await Browser.RunAsync(() => page, "invite", async () =>
+        {
+            await SignUpAsync(page, site, "head@example.com", "Head Teacher");
+            await page.GotoAsync(site + "/dashboard/organization");
+            await page.GetByLabel("Email").FillAsync("lee@example.com");
+            await page.GetByLabel("Role", new() { Exact = true }).SelectOptionAsync("viewer");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Send invitation" }).ClickAsync();
+            await page.GetByText("Invitation sent to lee@example.com.").WaitForAsync();
+            Assert.Contains("lee@example.com", await page.Locator("main ul").Last.InnerTextAsync());
+
+            string mailDir = Path.Combine(stack.Host.Services.Options.DataDir, "mail");
+            string mail = File.ReadAllText(Directory.GetFiles(mailDir, "*.eml").Single(f => f.Contains("lee@example.com", StringComparison.Ordinal)));
+            string link = Regex.Match(mail, @"https?://\S+/invitations/accept\?token=[A-Za-z0-9_-]+").Value;
+            Assert.NotEmpty(link);
+
+            // The invitee follows the link: sign-up first, then back to the invitation, accept, and the organization is theirs to view.
+            await using IBrowserContext invitee = await browser.NewContextAsync();
+            IPage other = await invitee.NewPageAsync();
+            await SignUpAsync(other, site, "lee@example.com", "Lee");
+            await other.GotoAsync(site + new Uri(link).PathAndQuery);
+            await other.GetByRole(AriaRole.Button, new() { Name = "Accept invitation" }).ClickAsync();
+            await other.GetByText("You joined Head Teacher.").WaitForAsync();
+            await other.GotoAsync(site + "/dashboard/organization");
+            string members = await other.Locator("table").InnerTextAsync();
+            Assert.Contains("head@example.com", members);
+            Assert.Contains("lee@example.com", members);
+            Assert.Equal(0, await other.GetByRole(AriaRole.Button, new() { Name = "Send invitation" }).CountAsync()); // a viewer cannot invite
+
+            // The owner changes the new member's role.
+            await page.GotoAsync(site + "/dashboard/organization");
+            await page.GetByLabel("Role of Lee").SelectOptionAsync("developer");
+            await page.Locator("form", new() { Has = page.GetByLabel("Role of Lee") }).GetByRole(AriaRole.Button, new() { Name = "Change role" }).ClickAsync();
+            await page.GetByText("Role changed.").WaitForAsync();
+            Assert.Equal("developer", await page.GetByLabel("Role of Lee").InputValueAsync());
+        });
+    }
+
     private static async Task SignUpAsync(IPage page, string site, string email, string name)
     {
         await page.GotoAsync(site + "/signup");

@@ -7,6 +7,14 @@ public static partial class UiText
     /// <summary>The Korean UI text, keyed by the English (a test checks every text the pages ask for is here).</summary>
     private static readonly FrozenDictionary<string, string> Korean = new Dictionary<string, string>(StringComparer.Ordinal)
     {
+        ["Change plan"] = "요금제 변경",
+        ["Monthly budget"] = "월 예산",
+        ["Budget in KRW (empty for none)"] = "예산 (원, 비우면 없음)",
+        ["Stop serving when the budget is used up"] = "예산을 다 쓰면 서비스 중단",
+        ["Save budget"] = "예산 저장",
+        ["Alerts are raised at 50, 80 and 100 % of the budget."] = "예산의 50, 80, 100 %에 도달하면 알림을 보냅니다.",
+        ["Plan changed to {0}."] = "요금제를 {0}(으)로 변경했습니다.",
+        ["Budget saved."] = "예산을 저장했습니다.",
         ["(optional)"] = "(선택)",
         ["API keys"] = "API 키",
         ["Accept invitation"] = "초대 수락",

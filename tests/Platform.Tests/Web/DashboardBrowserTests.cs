@@ -308,6 +308,20 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             await page.Locator("form", new() { Has = page.GetByLabel("Role of Lee") }).GetByRole(AriaRole.Button, new() { Name = "Change role" }).ClickAsync();
             await page.GetByText("Role changed.").WaitForAsync();
             Assert.Equal("developer", await page.GetByLabel("Role of Lee").InputValueAsync());
+
+            // Billing: the owner picks a plan and sets a budget with a hard stop.
+            await page.GotoAsync(site + "/dashboard/billing");
+            await page.Locator("#plan").SelectOptionAsync("basic");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Change plan" }).ClickAsync();
+            await page.GetByText("Plan changed to Basic.").WaitForAsync();
+            await page.GetByLabel("Budget in KRW (empty for none)").FillAsync("50000");
+            await page.GetByLabel("Stop serving when the budget is used up").CheckAsync();
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save budget" }).ClickAsync();
+            await page.GetByText("Budget saved.").WaitForAsync();
+            var orgs = await stack.Host.Services.Get<Organizations.OrganizationService>().ListAllAsync(default);
+            Organizations.Organization org = orgs.Single(o => o.Name == "Head Teacher");
+            Assert.Equal(("basic", 50_000L, true), (org.Plan, org.BudgetKrw, org.BudgetHardStop));
+            await Browser.ScreenshotAsync(page, "billing");
         });
     }
 

@@ -47,4 +47,24 @@ public sealed class PlatformGrpcTests
         });
         Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
     }
+
+    [Fact]
+    public async Task Chat_WithAnAppKey_IsPermissionDenied()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite, grpc: true);
+        var (_, _, design) = await Web.HostedAppTests.PublishedAppAsync(stack, "grpc@example.com", "Math Hints");
+        using GrpcChannel channel = GrpcChannel.ForAddress(stack.Host.Gateway.GrpcAddress!);
+        var client = new InferenceService.InferenceServiceClient(channel);
+        var request = new ChatRequest { Model = "brown-llama-5m", Sampling = new SamplingOptions { MaxTokens = 5 } };
+        request.Messages.Add(new ChatMessage { Role = "user", Content = "The jury said" });
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            using AsyncServerStreamingCall<CompletionChunk> call = client.Chat(request, new Metadata { { "authorization", "Bearer " + design.PublicKey } }, DateTime.UtcNow.AddSeconds(60));
+            await foreach (CompletionChunk _ in call.ResponseStream.ReadAllAsync())
+            {
+            }
+        });
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("app key", ex.Status.Detail);
+    }
 }

@@ -74,7 +74,6 @@ public static class WebSetup
             return next(context);
         });
 
-        // Only pages are localized: the OpenAI and management APIs answer the same whatever the client's language.
         app.Use((context, next) =>
         {
             bool page = IsPage(context.Request.Path);
@@ -94,7 +93,11 @@ public static class WebSetup
         app.MapRazorPages();
     }
 
+    // Pages, not APIs: the OpenAI and management APIs, metrics, gRPC, static files and apps' run endpoints answer the
+    // same in every language.
     private static bool IsPage(PathString path) =>
         !path.StartsWithSegments("/v1", StringComparison.Ordinal) && !path.StartsWithSegments("/api", StringComparison.Ordinal)
-        && !path.StartsWithSegments("/metrics", StringComparison.Ordinal) && !path.StartsWithSegments("/inference.v1", StringComparison.Ordinal);
+        && !path.StartsWithSegments("/metrics", StringComparison.Ordinal) && !path.StartsWithSegments("/static", StringComparison.Ordinal)
+        && !path.StartsWithSegments("/inference.v1", StringComparison.Ordinal) && !(path.Value ?? "").EndsWith("/api/run", StringComparison.Ordinal)
+        && path.Value != "/tokenize" && path.Value != "/detokenize";
 }

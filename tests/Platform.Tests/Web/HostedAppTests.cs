@@ -52,6 +52,7 @@ public sealed class HostedAppTests
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("chat.completion.chunk", sse);
         Assert.EndsWith("data: [DONE]\n\n", sse);
+        Assert.Empty(response.Content.Headers.ContentLanguage); // an API, not a page: the same answer in every language
 
         using HttpResponseMessage whole = await RunAsync(stack, design.Slug, design.PublicKey!, Tutor("And 6 times 9?"));
         JsonElement completion = JsonDocument.Parse(await whole.Content.ReadAsStringAsync()).RootElement;

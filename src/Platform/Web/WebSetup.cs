@@ -42,6 +42,14 @@ public static class WebSetup
         // invalidate every open form.
         services.AddDataProtection().SetApplicationName("inference-platform")
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.DataDir, "dataprotection")));
+        // Post/redirect/get status messages ride in a cookie: as strict as the others.
+        services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o =>
+        {
+            o.Cookie.Name = "inference_flash";
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = options.SecureCookies ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+        });
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = AntiforgeryCookie;

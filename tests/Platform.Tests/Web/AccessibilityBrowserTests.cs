@@ -46,6 +46,15 @@ public sealed class AccessibilityBrowserTests(Browser browser) : IClassFixture<B
             }
 
             await CheckAsync(page, builder, found);
+            if (phone)
+            {
+                await page.GotoAsync(site + "/dashboard");
+                await Browser.ScreenshotAsync(page, "dashboard-phone-ko");
+                await page.GotoAsync(builder);
+                await Browser.ScreenshotAsync(page, "builder-phone-ko");
+                // Nothing is wider than a phone's screen: no sideways scrolling.
+                Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the builder scrolls sideways on a phone");
+            }
         }
 
         Assert.True(found.Count == 0, string.Join("\n", found));

@@ -14,7 +14,16 @@ public static class BuilderForm
     /// <summary>Empty rows the builder offers below the existing fields and examples.</summary>
     public const int SpareRows = 2;
 
+    /// <summary>The form as a spec, checked (a 400 naming the field).</summary>
     public static AppSpec Parse(IFormCollection form)
+    {
+        AppSpec spec = Read(form);
+        AppPrompt.Validate(spec);
+        return spec;
+    }
+
+    /// <summary>The form as a spec, not yet checked (what a refused save shows again, so nothing typed is lost).</summary>
+    public static AppSpec Read(IFormCollection form)
     {
         var fields = new List<AppField>();
         for (int i = 0; i < AppPrompt.MaxFields + SpareRows; i++)
@@ -50,11 +59,9 @@ public static class BuilderForm
             }
         }
 
-        var spec = new AppSpec(
+        return new AppSpec(
             Text(form, "template"), Text(form, "title"), Text(form, "description"), Text(form, "system_prompt"), Text(form, "prompt"), Text(form, "model"),
             Number(form, "temperature", 0.7), Number(form, "top_p", 1.0), (int)Number(form, "max_tokens", 128), fields, examples);
-        AppPrompt.Validate(spec);
-        return spec;
     }
 
     /// <summary>The values of the inputs named <c>in.{field}</c> (the preview's and the hosted page's form).</summary>

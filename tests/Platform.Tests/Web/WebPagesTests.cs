@@ -110,6 +110,21 @@ public sealed partial class WebPagesTests
         Assert.Contains("data-testid=\"new-key\">sk-", await created.Content.ReadAsStringAsync());
         Assert.Contains(await stack.Host.Services.Get<KeyService>().ListAsync(orgId, default), k => k.Name == "real");
 
+        // A refused save shows the error and what was typed, and changes nothing.
+        string builderToken = await FormTokenAsync(client, $"/dashboard/apps/{design.App.Id}");
+        using (HttpResponseMessage refused = await client.PostAsync($"/dashboard/apps/{design.App.Id}?handler=Save", Form(
+            ("__RequestVerificationToken", builderToken), ("template", "tutor"), ("title", "Typed title"), ("prompt", "Hello {{nobody}}"),
+            ("temperature", "0.5"), ("top_p", "1"), ("max_tokens", "64"), ("fields[0].name", "question"), ("fields[0].label", "Q"), ("fields[0].kind", "text"))))
+        {
+            string html = await refused.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("no field is named &#x27;nobody&#x27;", html);
+            Assert.Contains(">Hello {{nobody}}</textarea>", html);
+            Assert.Contains("value=\"Typed title\"", html);
+        }
+
+        Assert.Equal("Math Hints", (await stack.Host.Services.Get<Inference.Platform.Apps.AppService>().DesignAsync(orgId, design.App.Id, default)).Draft.Title);
+
         // Cookies: the session and the antiforgery cookie are HttpOnly and SameSite=Strict.
         var named = cookies.GetAllCookies().ToDictionary(c => c.Name);
         Assert.True(named[Inference.Platform.Api.ManagementApi.SessionCookie].HttpOnly);

@@ -117,12 +117,13 @@ public sealed class EditModel : DashboardPage
     private AppSpec ParsePosted()
     {
         Inputs = BuilderForm.Inputs(Request.Form);
-        return BuilderForm.Parse(Request.Form);
+        _posted = BuilderForm.Read(Request.Form);
+        AppPrompt.Validate(_posted);
+        return _posted;
     }
 
     private async Task LoadAsync(AppSpec? shown = null)
     {
-        _posted = shown;
         AppService apps = Service<AppService>();
         Design = await apps.DesignAsync(RequireOrg().Id, AppId, Aborted).ConfigureAwait(false);
         Spec = shown ?? Design.Draft;

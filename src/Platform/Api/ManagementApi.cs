@@ -50,6 +50,17 @@ public static partial class ManagementApi
             limiter.OnRejected = async (rejected, ct) =>
             {
                 int retry = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan after) ? (int)Math.Ceiling(after.TotalSeconds) : 10;
+                if (!rejected.HttpContext.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+                {
+                    // A dashboard page (sign-in, sign-up, password reset): a page, not problem details.
+                    HttpResponse page = rejected.HttpContext.Response;
+                    page.StatusCode = StatusCodes.Status429TooManyRequests;
+                    page.Headers.RetryAfter = Math.Max(1, retry).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    page.ContentType = "text/html; charset=utf-8";
+                    await page.WriteAsync(Web.TooManyAttemptsPage.Html(Math.Max(1, retry)), ct).ConfigureAwait(false);
+                    return;
+                }
+
                 await ProblemDetailsWriter.WriteAsync(rejected.HttpContext, new PlatformException(HttpStatusCode.TooManyRequests, "too_many_attempts",
                     $"Too many sign-in, sign-up or reset attempts from this address: at most {options.AuthRequestsPerMinute} a minute.") { RetryAfterSeconds = Math.Max(1, retry) }).ConfigureAwait(false);
             };

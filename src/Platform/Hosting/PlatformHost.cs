@@ -99,6 +99,7 @@ public sealed class PlatformHost : IAsyncDisposable
                     ConfigureApp = app =>
                     {
                         app.MapOpenApi("/api/openapi.json");
+                        Web.WebSetup.UseHeaders(app);
                         ManagementApi.Map(app);
                         Web.WebSetup.Map(app);
                         dependencies.ConfigureApp?.Invoke(app);

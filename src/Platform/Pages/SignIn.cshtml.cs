@@ -8,6 +8,7 @@ using static Inference.Platform.Web.UiText;
 
 namespace Inference.Platform.Pages;
 
+[Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(ManagementApi.AuthRateLimit)] // one budget per address with the API's sign-in endpoints
 public sealed class SignInModel : PageModel
 {
     public string? Error { get; private set; }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Inference.Platform.Pages;
 
+[Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(ManagementApi.AuthRateLimit)] // one budget per address with the API's sign-in endpoints
 public sealed class SignUpModel : PageModel
 {
     public string? Error { get; private set; }

@@ -61,10 +61,19 @@ public static class WebSetup
         });
     }
 
-    public static void Map(WebApplication app)
+    /// <summary>
+    /// The headers of HTML responses and the request's language: before anything that may answer a page (the
+    /// management API's rate limiter answers sign-in pages too), so every HTML response gets them.
+    /// </summary>
+    public static void UseHeaders(WebApplication app)
     {
         app.Use((context, next) =>
         {
+            if (!IsPage(context.Request.Path))
+            {
+                return next(context); // the APIs never answer HTML: nothing to add on their (hot) path
+            }
+
             context.Response.OnStarting(static state =>
             {
                 HttpResponse response = (HttpResponse)state;
@@ -95,6 +104,11 @@ public static class WebSetup
             return next(context);
         });
 
+    }
+
+    /// <summary>The pages, static assets and the endpoints the pages' scripts call.</summary>
+    public static void Map(WebApplication app)
+    {
         StaticAssets.Map(app);
         HostedAppEndpoints.Map(app);
         DashboardEndpoints.Map(app);

@@ -274,7 +274,8 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         string site = stack.Host.HttpAddress.ToString().TrimEnd('/');
         await using IBrowserContext owner = await browser.NewContextAsync();
         IPage page = await owner.NewPageAsync();
-        await Browser.RunAsync(() => page, "invite", async () =>
+        IPage current = page;
+        await Browser.RunAsync(() => current, "invite", async () =>
         {
             await SignUpAsync(page, site, "head@example.com", "Head Teacher");
             await page.GotoAsync(site + "/dashboard/organization");
@@ -292,6 +293,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             // The invitee follows the link: sign-up first, then back to the invitation, accept, and the organization is theirs to view.
             await using IBrowserContext invitee = await browser.NewContextAsync();
             IPage other = await invitee.NewPageAsync();
+            current = other;
             await SignUpAsync(other, site, "lee@example.com", "Lee");
             await other.GotoAsync(site + new Uri(link).PathAndQuery);
             await other.GetByRole(AriaRole.Button, new() { Name = "Accept invitation" }).ClickAsync();
@@ -303,6 +305,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             Assert.Equal(0, await other.GetByRole(AriaRole.Button, new() { Name = "Send invitation" }).CountAsync()); // a viewer cannot invite
 
             // The owner changes the new member's role.
+            current = page;
             await page.GotoAsync(site + "/dashboard/organization");
             await page.GetByLabel("Role of Lee").SelectOptionAsync("developer");
             await page.Locator("form", new() { Has = page.GetByLabel("Role of Lee") }).GetByRole(AriaRole.Button, new() { Name = "Change role" }).ClickAsync();

@@ -132,6 +132,56 @@ public sealed partial class WebPagesTests
     }
 
     [Fact]
+    public async Task PasswordReset_ThroughThePages_SetsANewPassword()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);
+        await stack.SignUpAsync("choi@example.com");
+        using var client = NewClient(stack, out _);
+        string token = await FormTokenAsync(client, "/forgot-password");
+        using (HttpResponseMessage sent = await client.PostAsync("/forgot-password", Form(("email", "choi@example.com"), ("__RequestVerificationToken", token))))
+        {
+            Assert.Equal(HttpStatusCode.OK, sent.StatusCode);
+            Assert.Contains("a link to choose a new password is on its way", await sent.Content.ReadAsStringAsync());
+        }
+
+        string mail = File.ReadAllText(Directory.GetFiles(Path.Combine(stack.Host.Services.Options.DataDir, "mail"), "*.eml").Single(f => f.Contains("choi@example.com", StringComparison.Ordinal)));
+        string link = Regex.Match(mail, @"https?://\S+/reset-password\?token=[A-Za-z0-9_-]+").Value;
+        string path = new Uri(link).PathAndQuery;
+        string resetToken = Regex.Match(path, "token=(.+)").Groups[1].Value;
+        string formToken = await FormTokenAsync(client, path);
+        using (HttpResponseMessage done = await client.PostAsync("/reset-password", Form(("token", resetToken), ("password", "a brand new password"), ("__RequestVerificationToken", formToken))))
+        {
+            Assert.Equal(HttpStatusCode.OK, done.StatusCode);
+            Assert.Contains("Your password is changed.", await done.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await stack.PostAsync("/api/auth/token", new { email = "choi@example.com", password = "a brand new password" })).Status);
+        using HttpResponseMessage reused = await client.PostAsync("/reset-password", Form(("token", resetToken), ("password", "another new password"), ("__RequestVerificationToken", formToken)));
+        Assert.Equal(HttpStatusCode.BadRequest, reused.StatusCode); // the token works once
+    }
+
+    [Fact]
+    public async Task SignInPage_SharesTheAddressLimit_AndAnswersWithAPage()
+    {
+        await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite, options: new Hosting.PlatformOptions { AuthRequestsPerMinute = 4 });
+        using var client = NewClient(stack, out _);
+        string token = await FormTokenAsync(client, "/signin"); // 1
+        for (int i = 0; i < 3; i++) // 2, 3, 4
+        {
+            using HttpResponseMessage wrong = await client.PostAsync("/signin", Form(("email", "x@example.com"), ("password", "wrong password!"), ("__RequestVerificationToken", token)));
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using HttpResponseMessage limited = await client.PostAsync("/signin", Form(("email", "x@example.com"), ("password", "wrong password!"), ("__RequestVerificationToken", token)));
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.NotNull(limited.Headers.RetryAfter);
+        AssertHtmlHeaders(limited, "/signin");
+        Assert.Contains("Too many sign-in attempts", await limited.Content.ReadAsStringAsync());
+        // The API's sign-in endpoint counts against the same budget.
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await stack.PostAsync("/api/auth/token", new { email = "x@example.com", password = "wrong password!" })).Status);
+    }
+
+    [Fact]
     public async Task StaticAssets_AreServedWithTypesAndETags_AndTheChartLibraryIsPinned()
     {
         await using PlatformStack stack = await PlatformStack.StartAsync(DatabaseKind.Sqlite);

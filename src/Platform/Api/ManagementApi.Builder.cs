@@ -90,10 +90,8 @@ public static partial class ManagementApi
         {
             User user = await CallerAsync(ctx).ConfigureAwait(false);
             await orgs.AuthorizeAsync(user, orgId, Permission.ReadOrganization, ctx.RequestAborted).ConfigureAwait(false);
-            AppDesign design = await apps.DesignAsync(orgId, appId, ctx.RequestAborted).ConfigureAwait(false);
-            AppRelease release = await apps.ReleaseAsync(appId, version, ctx.RequestAborted).ConfigureAwait(false) ?? throw PlatformException.NotFound($"Release {version}");
-            string key = design.PublicKey ?? throw PlatformException.Conflict("no_app_key", "The app has no app key (it was archived).");
-            return Results.File(StaticExport.Build(design.Slug, release, key, $"{ctx.Request.Scheme}://{ctx.Request.Host}"), "application/zip", $"{design.Slug}-v{version}.zip");
+            (byte[] zip, string name) = await StaticExport.ForAppAsync(apps, orgId, appId, version, $"{ctx.Request.Scheme}://{ctx.Request.Host}", ctx.RequestAborted).ConfigureAwait(false);
+            return Results.File(zip, "application/zip", name);
         }).Produces(StatusCodes.Status200OK, contentType: "application/zip").WithSummary("A release as a static site (zip) that calls the gateway with the app key");
     }
 

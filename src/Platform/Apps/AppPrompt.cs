@@ -204,7 +204,8 @@ public static partial class AppPrompt
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static void Message(Utf8JsonWriter w, string role, string content)
+    /// <summary>One chat message object of an OpenAI body (the playground's body uses it too).</summary>
+    internal static void Message(Utf8JsonWriter w, string role, string content)
     {
         w.WriteStartObject();
         w.WriteString("role", role);

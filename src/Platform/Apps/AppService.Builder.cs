@@ -18,6 +18,10 @@ public sealed partial class AppService
 
     private static readonly JsonSerializerOptions SpecJson = PlatformJson.Options;
 
+    // An app with its publishable key's id and limits (at most one active app key per app: a unique index).
+    private const string DesignSelect =
+        "SELECT a.*, k.limits AS key_limits, k.key_id AS public_key_id FROM apps a LEFT JOIN api_keys k ON k.app_id = a.id AND k.kind = 'app' AND k.revoked_ms IS NULL WHERE ";
+
     /// <summary>Creates an app from a ready template (its draft is the template) with a unique slug.</summary>
     public async Task<AppDesign> CreateFromTemplateAsync(User actor, string orgId, string? name, string? templateId, string? ip, CancellationToken ct)
     {
@@ -61,7 +65,7 @@ public sealed partial class AppService
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         DesignRow row = await connection.QuerySingleOrDefaultAsync<DesignRow>(
-            "SELECT a.*, k.limits AS key_limits, k.key_id AS public_key_id FROM apps a LEFT JOIN api_keys k ON k.app_id = a.id AND k.kind = 'app' AND k.revoked_ms IS NULL WHERE a.org_id = @orgId AND a.id = @appId",
+            DesignSelect + "a.org_id = @orgId AND a.id = @appId",
             new { orgId, appId }).ConfigureAwait(false) ?? throw PlatformException.NotFound("The app");
         return row.ToDesign();
     }
@@ -71,7 +75,7 @@ public sealed partial class AppService
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         var rows = await connection.QueryAsync<DesignRow>(
-            "SELECT a.*, k.limits AS key_limits, k.key_id AS public_key_id FROM apps a LEFT JOIN api_keys k ON k.app_id = a.id AND k.kind = 'app' AND k.revoked_ms IS NULL WHERE a.org_id = @orgId AND a.archived_ms IS NULL AND a.slug IS NOT NULL ORDER BY a.id DESC",
+            DesignSelect + "a.org_id = @orgId AND a.archived_ms IS NULL AND a.slug IS NOT NULL ORDER BY a.id DESC",
             new { orgId }).ConfigureAwait(false);
         return rows.Select(r => r.ToDesign()).ToList();
     }
@@ -169,7 +173,7 @@ public sealed partial class AppService
     {
         await using DbConnection connection = await database.OpenAsync(ct).ConfigureAwait(false);
         DesignRow? row = await connection.QuerySingleOrDefaultAsync<DesignRow>(
-            "SELECT a.*, k.limits AS key_limits, k.key_id AS public_key_id FROM apps a LEFT JOIN api_keys k ON k.app_id = a.id AND k.kind = 'app' AND k.revoked_ms IS NULL WHERE a.slug = @slug AND a.archived_ms IS NULL AND a.published_version IS NOT NULL",
+            DesignSelect + "a.slug = @slug AND a.archived_ms IS NULL AND a.published_version IS NOT NULL",
             new { slug }).ConfigureAwait(false);
         if (row is null || row.PublicKey is null)
         {
@@ -232,7 +236,7 @@ public sealed partial class AppService
     /// <summary>The publishable key, created when the app has none yet (a preview or the first publish).</summary>
     public async Task<string> EnsureKeyAsync(User actor, AppDesign design, CancellationToken ct)
     {
-        if (design.PublicKey is { } existing && design.PublicKeyId is not null)
+        if (design.PublicKey is { } existing) // set only while the key is active (see DesignRow)
         {
             return existing;
         }

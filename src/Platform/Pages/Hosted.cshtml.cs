@@ -32,7 +32,8 @@ public sealed class HostedModel : PageModel
         GatewayService gateway = HttpContext.RequestServices.GetRequiredService<GatewayService>();
         try
         {
-            (HostedApp hosted, CallerContext caller) = await HostedAppEndpoints.AuthorizeAsync(HttpContext, gateway, slug, null, App!.PublicKey).ConfigureAwait(false);
+            HostedApp hosted = App!;
+            CallerContext caller = await HostedAppEndpoints.AuthorizeAsync(HttpContext, gateway, hosted, hosted.PublicKey).ConfigureAwait(false);
             IReadOnlyDictionary<string, string> values = AppPrompt.CheckInputs(hosted.Release.Spec, Inputs);
             byte[] body = AppPrompt.ChatBody(hosted.Release.Spec, values, DashboardEndpoints.ModelOf(gateway, hosted.Release.Spec), stream: false);
             Answer = await Gateway.Http.OpenAIEndpoints.CompleteChatTextAsync(gateway, caller, body, HttpContext.RequestAborted).ConfigureAwait(false);

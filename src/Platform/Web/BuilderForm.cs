@@ -79,13 +79,6 @@ public static class BuilderForm
         return inputs;
     }
 
-    public static string KindName(AppFieldKind kind) => kind switch
-    {
-        AppFieldKind.Text => "text",
-        AppFieldKind.LongText => "long_text",
-        _ => "choice",
-    };
-
     private static string Text(IFormCollection form, string name) => form[name].ToString().Replace("\r\n", "\n", StringComparison.Ordinal).Trim();
 
     private static double Number(IFormCollection form, string name, double fallback)

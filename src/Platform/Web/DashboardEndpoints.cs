@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Net;
 using Inference.Gateway.Api;
 using Inference.Gateway.Http;
@@ -65,14 +64,9 @@ public static class DashboardEndpoints
             try
             {
                 string orgId = await CurrentOrgAsync(ctx, user, Permission.ReadOrganization).ConfigureAwait(false);
-                AppService apps = ctx.RequestServices.GetRequiredService<AppService>();
-                AppDesign design = await apps.DesignAsync(orgId, id, ctx.RequestAborted).ConfigureAwait(false);
-                int wanted = version ?? design.PublishedVersion ?? throw PlatformException.Invalid("version", "The app has no release to export.");
-                AppRelease release = await apps.ReleaseAsync(id, wanted, ctx.RequestAborted).ConfigureAwait(false) ?? throw PlatformException.NotFound($"Release {wanted}");
-                string key = design.PublicKey ?? throw PlatformException.Invalid("version", "Publish the app once before exporting it.");
-                string gateway = $"{ctx.Request.Scheme}://{ctx.Request.Host}";
-                byte[] zip = StaticExport.Build(design.Slug, release, key, gateway);
-                return Results.File(zip, "application/zip", $"{design.Slug}-v{release.Version}.zip");
+                (byte[] zip, string name) = await StaticExport.ForAppAsync(ctx.RequestServices.GetRequiredService<AppService>(), orgId, id, version,
+                    $"{ctx.Request.Scheme}://{ctx.Request.Host}", ctx.RequestAborted).ConfigureAwait(false);
+                return Results.File(zip, "application/zip", name);
             }
             catch (PlatformException ex)
             {

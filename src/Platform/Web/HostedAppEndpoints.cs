@@ -68,14 +68,12 @@ public static class HostedAppEndpoints
     }
 
     /// <summary>
-    /// Checks origin and key and renders the release's template with the inputs. The key must be this app's
+    /// Checks the request's origin and key for a published app. The key must be this app's
     /// publishable key or a key of the app's organization (another organization's key is refused: it would be billed
     /// for this one's app).
     /// </summary>
-    internal static async Task<(HostedApp Hosted, CallerContext Caller)> AuthorizeAsync(HttpContext ctx, GatewayService gateway, string slug, int? version, string? bearer)
+    internal static async Task<CallerContext> AuthorizeAsync(HttpContext ctx, GatewayService gateway, HostedApp hosted, string? bearer)
     {
-        HostedApp hosted = await ctx.RequestServices.GetRequiredService<AppService>().FindHostedAsync(slug, version, ctx.RequestAborted).ConfigureAwait(false)
-            ?? throw (version is { } v ? ApiException.Invalid("version", $"The app '{slug}' has no release {v}.") : NotPublished(slug));
         if (!Cors(ctx, hosted))
         {
             throw OriginRefused(ctx);
@@ -87,7 +85,7 @@ public static class HostedAppEndpoints
             throw new ApiException(HttpStatusCode.Forbidden, "permission_error", "app_key_scope", null, "This key belongs to another organization; use the app's own key.");
         }
 
-        return (hosted, caller);
+        return caller;
     }
 
     private static async Task<(CallerContext, byte[])> PrepareAsync(HttpContext ctx, GatewayService gateway, string slug)
@@ -95,7 +93,9 @@ public static class HostedAppEndpoints
         ReadOnlyMemory<byte> raw = await RequestBody.ReadJsonAsync(ctx.Request, 64 * 1024, ctx.RequestAborted).ConfigureAwait(false);
         (Dictionary<string, string?> inputs, bool stream, int? version) = ParseRun(raw);
         string? bearer = GatewayService.BearerToken(ctx.Request.Headers.Authorization);
-        (HostedApp hosted, CallerContext caller) = await AuthorizeAsync(ctx, gateway, slug, version, bearer).ConfigureAwait(false);
+        HostedApp hosted = await ctx.RequestServices.GetRequiredService<AppService>().FindHostedAsync(slug, version, ctx.RequestAborted).ConfigureAwait(false)
+            ?? throw (version is { } v ? ApiException.Invalid("version", $"The app '{slug}' has no release {v}.") : NotPublished(slug));
+        CallerContext caller = await AuthorizeAsync(ctx, gateway, hosted, bearer).ConfigureAwait(false);
         IReadOnlyDictionary<string, string> values;
         try
         {

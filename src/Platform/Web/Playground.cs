@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Inference.Gateway.Api;
+using Inference.Platform.Apps;
 using Microsoft.AspNetCore.Http;
 
 namespace Inference.Platform.Web;
@@ -34,15 +35,15 @@ public static class Playground
             string system = form["system"].ToString().Trim();
             if (system.Length > 0)
             {
-                Message(w, "system", system);
+                AppPrompt.Message(w, "system", system);
             }
 
             foreach ((string role, string content) in History(form["history"].ToString()))
             {
-                Message(w, role, content);
+                AppPrompt.Message(w, role, content);
             }
 
-            Message(w, "user", message);
+            AppPrompt.Message(w, "user", message);
             w.WriteEndArray();
             Number(w, form, "temperature");
             Number(w, form, "top_p");
@@ -64,7 +65,7 @@ public static class Playground
         List<Turn>? turns;
         try
         {
-            turns = JsonSerializer.Deserialize<List<Turn>>(json);
+            turns = JsonSerializer.Deserialize<List<Turn>>(json, JsonSerializerOptions.Web);
         }
         catch (JsonException)
         {
@@ -78,12 +79,12 @@ public static class Playground
 
         foreach (Turn t in turns ?? [])
         {
-            if (t.role is not ("user" or "assistant") || t.content is null)
+            if (t.Role is not ("user" or "assistant") || t.Content is null)
             {
                 throw ApiException.Invalid("history", "Each turn needs role user or assistant and a content.");
             }
 
-            yield return (t.role, t.content);
+            yield return (t.Role, t.Content);
         }
     }
 
@@ -110,15 +111,6 @@ public static class Playground
         }
     }
 
-    private static void Message(Utf8JsonWriter w, string role, string content)
-    {
-        w.WriteStartObject();
-        w.WriteString("role", role);
-        w.WriteString("content", content);
-        w.WriteEndObject();
-    }
-
-#pragma warning disable IDE1006, SA1300 // JSON names of the turns the page's script sends
-    private sealed record Turn(string? role, string? content);
-#pragma warning restore IDE1006, SA1300
+    /// <summary>A turn as the page's script sends it: {"role", "content"}.</summary>
+    private sealed record Turn(string? Role, string? Content);
 }

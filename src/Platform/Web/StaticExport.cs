@@ -12,6 +12,19 @@ namespace Inference.Platform.Web;
 /// </summary>
 public static class StaticExport
 {
+    /// <summary>
+    /// The zip of a release of the organization's app (the served one when <paramref name="version"/> is null) and its
+    /// file name; refusals name what is missing. What the builder's link and the management API both serve.
+    /// </summary>
+    public static async Task<(byte[] Zip, string FileName)> ForAppAsync(AppService apps, string orgId, string appId, int? version, string gatewayBase, CancellationToken ct)
+    {
+        AppDesign design = await apps.DesignAsync(orgId, appId, ct).ConfigureAwait(false);
+        int wanted = version ?? design.PublishedVersion ?? throw Api.PlatformException.Invalid("version", "The app has no release to export.");
+        AppRelease release = await apps.ReleaseAsync(appId, wanted, ct).ConfigureAwait(false) ?? throw Api.PlatformException.NotFound($"Release {wanted}");
+        string key = design.PublicKey ?? throw Api.PlatformException.Conflict("no_app_key", "The app has no app key: publish it (again) before exporting.");
+        return (Build(design.Slug, release, key, gatewayBase), $"{design.Slug}-v{release.Version}.zip");
+    }
+
     public static byte[] Build(string slug, AppRelease release, string appKey, string gatewayBase)
     {
         AppSpec spec = release.Spec;

@@ -8,7 +8,6 @@ namespace Inference.Platform.Web;
 public static class UsageCharts
 {
     private static readonly int[] Dash = [6, 4];
-    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Default };
 
     public static string Tokens(IReadOnlyList<UsageDay> days) => Serialize(new
     {
@@ -89,5 +88,6 @@ public static class UsageCharts
 
     private static string Label(DateOnly day) => day.ToString("MM-dd", CultureInfo.InvariantCulture);
 
-    private static string Serialize(object value) => JsonSerializer.Serialize(value, Json);
+    // The default encoder escapes <, >, & and quotes: the JSON is safe inside <script type="application/json">.
+    private static string Serialize(object value) => JsonSerializer.Serialize(value);
 }

@@ -71,9 +71,14 @@ public static class WebSetup
         {
             if (!IsPage(context.Request.Path))
             {
-                return next(context); // the APIs never answer HTML: nothing to add on their (hot) path
+                // The APIs never answer HTML and answer alike in every language (no UI text): nothing to add on their
+                // hot path, not even the language's AsyncLocal write.
+                return next(context);
             }
 
+            UiText.IsKorean = UiText.PrefersKorean(context.Request.Headers.AcceptLanguage);
+            context.Response.Headers.ContentLanguage = UiText.IsKorean ? "ko" : "en";
+            context.Response.Headers.Vary = "Accept-Language";
             context.Response.OnStarting(static state =>
             {
                 HttpResponse response = (HttpResponse)state;
@@ -90,20 +95,6 @@ public static class WebSetup
             }, context.Response);
             return next(context);
         });
-
-        app.Use((context, next) =>
-        {
-            bool page = IsPage(context.Request.Path);
-            UiText.IsKorean = page && UiText.PrefersKorean(context.Request.Headers.AcceptLanguage);
-            if (page)
-            {
-                context.Response.Headers.ContentLanguage = UiText.IsKorean ? "ko" : "en";
-                context.Response.Headers.Vary = "Accept-Language";
-            }
-
-            return next(context);
-        });
-
     }
 
     /// <summary>The pages, static assets and the endpoints the pages' scripts call.</summary>

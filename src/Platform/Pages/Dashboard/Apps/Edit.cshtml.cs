@@ -59,7 +59,6 @@ public sealed class EditModel : DashboardPage
     {
         await RequireAsync(Permission.ManageKeys).ConfigureAwait(false);
         AppSpec spec = ParsePosted();
-        Inputs = BuilderForm.Inputs(Request.Form);
         await LoadAsync(spec).ConfigureAwait(false);
         try
         {

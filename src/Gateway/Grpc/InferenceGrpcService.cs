@@ -72,6 +72,7 @@ public sealed class InferenceGrpcService
             }
 
             WriteSampling(w, request.Sampling, completions: true);
+            WriteResponseFormat(w, request.ResponseFormat);
         });
         string promptField = request.PromptCase == CompleteRequest.PromptOneofCase.TokenIds ? "token_ids" : "text";
         await GenerateAsync(request, json, ApiKind.Completion, promptField, request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
@@ -91,6 +92,8 @@ public sealed class InferenceGrpcService
             }
 
             WriteSampling(w, request.Sampling, completions: false);
+            WriteTools(w, request);
+            WriteResponseFormat(w, request.ResponseFormat);
         });
         await GenerateAsync(request, json, ApiKind.Chat, "messages", request.Sampling?.NoCache ?? false, responseStream, context).ConfigureAwait(false);
     }
@@ -386,10 +389,166 @@ public sealed class InferenceGrpcService
             w.WriteStartObject();
             w.WriteString("role", m.Role);
             w.WriteString("content", m.Content);
+            if (m.ToolCalls.Count > 0)
+            {
+                w.WriteStartArray("tool_calls");
+                foreach (ToolCall call in m.ToolCalls)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("id", call.Id);
+                    w.WriteString("type", "function");
+                    w.WriteStartObject("function");
+                    w.WriteString("name", call.Name);
+                    w.WriteString("arguments", call.Arguments);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            }
+
+            if (m.ToolCallId.Length > 0)
+            {
+                w.WriteString("tool_call_id", m.ToolCallId);
+            }
+
+            if (m.Name.Length > 0)
+            {
+                w.WriteString("name", m.Name);
+            }
+
             w.WriteEndObject();
         }
 
         w.WriteEndArray();
+    }
+
+    // Tools and formats travel as the HTTP API's JSON, so one parser validates both APIs.
+    private static void WriteTools(Utf8JsonWriter w, ChatRequest request)
+    {
+        if (request.Tools.Count > 0)
+        {
+            w.WriteStartArray("tools");
+            foreach (Tool tool in request.Tools)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "function");
+                w.WriteStartObject("function");
+                w.WriteString("name", tool.Name);
+                if (tool.Description.Length > 0)
+                {
+                    w.WriteString("description", tool.Description);
+                }
+
+                if (tool.Parameters.Length > 0)
+                {
+                    WriteRawJson(w, "parameters", tool.Parameters);
+                }
+
+                if (tool.HasStrict)
+                {
+                    w.WriteBoolean("strict", tool.Strict);
+                }
+
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        }
+
+        switch (request.ToolChoice?.ChoiceCase)
+        {
+            case ToolChoice.ChoiceOneofCase.Mode:
+                w.WriteString("tool_choice", request.ToolChoice.Mode);
+                break;
+            case ToolChoice.ChoiceOneofCase.Function:
+                w.WriteStartObject("tool_choice");
+                w.WriteString("type", "function");
+                w.WriteStartObject("function");
+                w.WriteString("name", request.ToolChoice.Function);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                break;
+        }
+
+        if (request.HasParallelToolCalls)
+        {
+            w.WriteBoolean("parallel_tool_calls", request.ParallelToolCalls);
+        }
+    }
+
+    private static void WriteResponseFormat(Utf8JsonWriter w, ResponseFormat? format)
+    {
+        switch (format?.FormatCase)
+        {
+            case ResponseFormat.FormatOneofCase.JsonObject:
+                w.WriteStartObject("response_format");
+                w.WriteString("type", "json_object");
+                w.WriteEndObject();
+                break;
+            case ResponseFormat.FormatOneofCase.JsonSchema:
+                w.WriteStartObject("response_format");
+                w.WriteString("type", "json_schema");
+                w.WriteStartObject("json_schema");
+                w.WriteString("name", format.JsonSchema.Name);
+                if (format.JsonSchema.Description.Length > 0)
+                {
+                    w.WriteString("description", format.JsonSchema.Description);
+                }
+
+                WriteRawJson(w, "schema", format.JsonSchema.Schema);
+                if (format.JsonSchema.HasStrict)
+                {
+                    w.WriteBoolean("strict", format.JsonSchema.Strict);
+                }
+
+                w.WriteEndObject();
+                w.WriteEndObject();
+                break;
+            case ResponseFormat.FormatOneofCase.Regex:
+                w.WriteStartObject("structured_outputs");
+                w.WriteString("regex", format.Regex);
+                w.WriteEndObject();
+                break;
+            case ResponseFormat.FormatOneofCase.Grammar:
+                w.WriteStartObject("structured_outputs");
+                w.WriteString("grammar", format.Grammar);
+                w.WriteEndObject();
+                break;
+            case ResponseFormat.FormatOneofCase.Choice:
+                w.WriteStartObject("structured_outputs");
+                w.WriteStartArray("choice");
+                foreach (string choice in format.Choice.Choices)
+                {
+                    w.WriteStringValue(choice);
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+                break;
+        }
+    }
+
+    // Text that is not JSON travels as a string, which the parser refuses naming the field (it expects an object).
+    private static void WriteRawJson(Utf8JsonWriter w, string name, string json)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json);
+        }
+        catch (JsonException)
+        {
+            w.WriteString(name, json);
+            return;
+        }
+
+        using (doc)
+        {
+            w.WritePropertyName(name);
+            doc.RootElement.WriteTo(w);
+        }
     }
 
     private static void WriteSampling(Utf8JsonWriter w, SamplingOptions? s, bool completions)

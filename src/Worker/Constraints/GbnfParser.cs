@@ -317,7 +317,7 @@ internal sealed class GbnfParser
         return result;
     }
 
-    private char Peek => _text[_pos];
+    private char Peek => _pos < _text.Length ? _text[_pos] : '\0';
 
     private bool TryTake(string token)
     {

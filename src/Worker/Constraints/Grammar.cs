@@ -9,7 +9,7 @@ namespace Inference.Worker.Constraints;
 /// repetitions become helper rules; a left-recursive rule, an undefined reference or a grammar past the size
 /// limits is refused at compile time.
 /// </summary>
-public sealed class Grammar
+public sealed partial class Grammar
 {
     /// <summary>The most elements a compiled grammar may have (a bound on compile time and memory).</summary>
     public const int MaxElements = 250_000;

@@ -22,7 +22,14 @@ public sealed class GrammarMatcher
     public bool CanEnd => _state.CanEnd;
 
     /// <summary>The tokens allowed next (1 allowed), VocabSize wide; read-only and shared between matchers.</summary>
-    public ReadOnlyMemory<byte> AllowedTokens() => _constraint.MaskFor(_state);
+    public ReadOnlyMemory<byte> AllowedTokens() => _constraint.MaskFor(_state).Mask;
+
+    /// <summary>The allowed tokens as <see cref="AllowedTokens()"/>, and whether end of sequence is the only one.</summary>
+    public ReadOnlyMemory<byte> AllowedTokens(out bool onlyEnd)
+    {
+        (byte[] mask, onlyEnd) = _constraint.MaskFor(_state);
+        return mask;
+    }
 
     /// <summary>
     /// Advances over a sampled token; false (the state unchanged) when the grammar does not allow it, which the

@@ -16,7 +16,7 @@ public sealed class TokenConstraint
     private readonly int[] _eosTokenIds;
     private readonly Func<int, byte[]> _bytesOf;
     private readonly Func<int, bool> _isSpecial;
-    private readonly Dictionary<MatchState, byte[]> _masks = [];
+    private readonly Dictionary<MatchState, (byte[] Mask, bool OnlyEnd)> _masks = [];
     private readonly int _maxMasks;
     private readonly Lock _lock = new();
 
@@ -48,18 +48,21 @@ public sealed class TokenConstraint
 
     internal byte[] BytesOf(int token) => _bytesOf(token);
 
-    /// <summary>The allowed tokens from <paramref name="state"/>: 1 allowed, 0 not; shared, never written by callers.</summary>
-    internal byte[] MaskFor(MatchState state)
+    /// <summary>
+    /// The allowed tokens from <paramref name="state"/> (1 allowed, 0 not; shared, never written by callers), and
+    /// whether end of sequence is all it allows.
+    /// </summary>
+    internal (byte[] Mask, bool OnlyEnd) MaskFor(MatchState state)
     {
         lock (_lock)
         {
-            if (_masks.TryGetValue(state, out byte[]? cached))
+            if (_masks.TryGetValue(state, out (byte[], bool) cached))
             {
                 return cached;
             }
         }
 
-        byte[] mask = ComputeMask(state);
+        (byte[], bool) mask = ComputeMask(state);
         lock (_lock)
         {
             MaskMisses++;
@@ -68,14 +71,13 @@ public sealed class TokenConstraint
                 _masks.Clear();
             }
 
-            ref byte[]? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_masks, state, out _);
-            slot = mask;
+            CollectionsMarshal.GetValueRefOrAddDefault(_masks, state, out _) = mask;
         }
 
         return mask;
     }
 
-    private byte[] ComputeMask(MatchState state)
+    private (byte[] Mask, bool OnlyEnd) ComputeMask(MatchState state)
     {
         var mask = new byte[VocabSize];
         var states = new MatchState?[_trie.MaxDepth + 1];
@@ -123,6 +125,6 @@ public sealed class TokenConstraint
             }
         }
 
-        return mask;
+        return (mask, !any);
     }
 }

@@ -157,7 +157,16 @@ public sealed partial class EngineCore
             }
 
             // OutputLength counts tokens already generated, recomputed ones included after a preemption.
-            Batch.AddRow(target.Row, u, seq.OutputLength < p.MinTokens);
+            bool belowMin = seq.OutputLength < p.MinTokens;
+            if (target.Matcher is { } matcher)
+            {
+                // min_tokens never masks end of sequence when the grammar allows nothing else.
+                ReadOnlyMemory<byte> allowed = matcher.AllowedTokens(out bool onlyEnd);
+                Batch.AddRow(target.Row, u, belowMin && !onlyEnd, allowed);
+                return;
+            }
+
+            Batch.AddRow(target.Row, u, belowMin);
         }
 
         private void CopyBlocks(List<BlockCopy> copies)

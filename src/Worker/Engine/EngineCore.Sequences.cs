@@ -17,7 +17,11 @@ public sealed partial class EngineCore
 
     private SequenceState Track(Sequence seq, RequestState request)
     {
-        var state = new SequenceState(seq, request);
+        // Validate compiled the grammar, so this is a cache hit (or a recompile if it was evicted meanwhile).
+        var state = new SequenceState(seq, request)
+        {
+            Matcher = request.Request.Grammar is { } grammar ? _runtime.Constraints.Compile(grammar).CreateMatcher() : null,
+        };
         if (_freeSlots.TryPop(out int slot))
         {
             _sequences[slot] = state;

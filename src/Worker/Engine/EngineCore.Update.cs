@@ -52,7 +52,7 @@ public sealed partial class EngineCore
 
     /// <summary>
     /// Every stop condition of a sampled token, in one place (vLLM's check_stop): EOS unless ignored and the
-    /// request's stop ids (stop), max_tokens and the model's context (length). Stop strings are matched on
+    /// request's stop ids (stop), a grammar matched completely (stop), max_tokens and the model's context (length). Stop strings are matched on
     /// detokenized text by the reader (<see cref="GenerationStream"/>), which ends the choice through control.
     /// </summary>
     private FinishReason? CheckStop(SequenceState target, int token)
@@ -60,6 +60,13 @@ public sealed partial class EngineCore
         Sequence seq = target.Sequence;
         Sampling.SamplingParams p = target.Request.Request.Sampling;
         if (StopTokens.Ends(token, p, _runtime.EosTokenIds))
+        {
+            return FinishReason.Stop;
+        }
+
+        // The mask allowed only this grammar's tokens, so Accept fails only on a token outside the tokenizer's
+        // vocabulary (padded embedding rows); either way nothing valid can follow.
+        if (target.Matcher is { } matcher && (!matcher.Accept(token) || matcher.IsComplete))
         {
             return FinishReason.Stop;
         }

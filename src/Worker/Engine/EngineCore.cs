@@ -135,6 +135,18 @@ public sealed partial class EngineCore
             return Refusal.Invalid("n", "n must be >= 1");
         }
 
+        if (request.Grammar is { } grammar)
+        {
+            try
+            {
+                _runtime.Constraints.Compile(grammar);
+            }
+            catch (Constraints.GrammarException ex)
+            {
+                return Refusal.Invalid("grammar", "the grammar cannot be compiled: " + ex.Message, "invalid_grammar");
+            }
+        }
+
         foreach (int id in request.PromptTokens)
         {
             if ((uint)id >= (uint)vocab)

@@ -26,4 +26,11 @@ public sealed record GenerationRequest
     public IReadOnlyList<string> StopStrings { get; init; } = [];
 
     public bool SkipSpecialTokens { get; init; } = true;
+
+    /// <summary>
+    /// A GBNF grammar (root rule <c>root</c>) every choice's output must match; null: unconstrained. Compiled once
+    /// per distinct text against the vocabulary; a choice whose output is a complete match with nothing allowed
+    /// after it finishes with stop.
+    /// </summary>
+    public string? Grammar { get; init; }
 }

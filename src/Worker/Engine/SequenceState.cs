@@ -15,6 +15,9 @@ internal sealed class SequenceState
 
     public RequestState Request { get; }
 
+    /// <summary>Where its output stands in the request's grammar; null when unconstrained.</summary>
+    public Constraints.GrammarMatcher? Matcher { get; init; }
+
     /// <summary>Its row in the sampling batch while it runs (-1: none; it joins when next sampled).</summary>
     public int Row { get; set; } = -1;
 

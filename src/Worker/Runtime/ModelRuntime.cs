@@ -21,6 +21,7 @@ public sealed class ModelRuntime : IDisposable
         Config = config;
         Model = model;
         Tokenizer = tokenizer;
+        Constraints = new Constraints.ConstraintCompiler(tokenizer);
         Cache = cache;
     }
 
@@ -33,6 +34,9 @@ public sealed class ModelRuntime : IDisposable
     public ModelTokenizer Tokenizer { get; }
 
     public PagedKvCache Cache { get; }
+
+    /// <summary>Grammars compiled against this model's vocabulary, cached by their text (thread-safe).</summary>
+    public Constraints.ConstraintCompiler Constraints { get; }
 
     /// <summary>Token ids that end generation unless a request ignores EOS.</summary>
     public IReadOnlyList<int> EosTokenIds => Tokenizer.EosTokenIds;

@@ -64,7 +64,8 @@ public sealed class Sampler
 
         Tensor x = logits;
         Tensor? minTokens = batch.MinTokensOffsets(_eosTokenIds);
-        if (layout.PenaltyPositions is not null || layout.BiasValues is not null || minTokens is not null)
+        (Tensor Positions, Tensor Blocked)? grammar = batch.GrammarMasks();
+        if (layout.PenaltyPositions is not null || layout.BiasValues is not null || minTokens is not null || grammar is not null)
         {
             x = x.clone();
             if (layout.PenaltyPositions is not null)
@@ -81,6 +82,13 @@ public sealed class Sampler
             if (minTokens is not null)
             {
                 x.view(-1).index_fill_(0, minTokens, float.NegativeInfinity);
+            }
+
+            // Constrained rows only: a grammar's disallowed tokens can never be sampled.
+            if (grammar is { } g)
+            {
+                Tensor rows = x.index_select(0, g.Positions).masked_fill_(g.Blocked, float.NegativeInfinity);
+                x.index_copy_(0, g.Positions, rows);
             }
         }
 

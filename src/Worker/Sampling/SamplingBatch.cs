@@ -20,6 +20,8 @@ public sealed class SamplingBatch : IDisposable
     private readonly List<int> _stepRows = [];
     private readonly List<double> _stepUniforms = [];
     private readonly List<bool> _stepBelowMin = [];
+    private readonly List<ReadOnlyMemory<byte>> _stepAllowed = [];
+    private byte[] _blockedStaging = [];
     private readonly List<long> _pendingSlots = [];
     private readonly List<long> _pendingTokens = [];
     private int[] _layoutRows = [];
@@ -136,18 +138,27 @@ public sealed class SamplingBatch : IDisposable
         _stepRows.Clear();
         _stepUniforms.Clear();
         _stepBelowMin.Clear();
+        _stepAllowed.Clear();
     }
 
     /// <summary>
     /// Adds the next logits row of the step: it samples for <paramref name="row"/> with the uniform draw
     /// <paramref name="uniform"/> in [0, 1); <paramref name="belowMinTokens"/> masks EOS and stop ids.
     /// </summary>
-    public void AddRow(int row, double uniform, bool belowMinTokens)
+    public void AddRow(int row, double uniform, bool belowMinTokens) => AddRow(row, uniform, belowMinTokens, ReadOnlyMemory<byte>.Empty);
+
+    /// <summary>
+    /// Adds the next logits row of the step as <see cref="AddRow(int, double, bool)"/> does, sampling only among
+    /// the tokens <paramref name="allowedTokens"/> marks 1 (a grammar's mask; empty: no constraint; tokens past its
+    /// end are not allowed).
+    /// </summary>
+    public void AddRow(int row, double uniform, bool belowMinTokens, ReadOnlyMemory<byte> allowedTokens)
     {
         ParamsOf(row);
         _stepRows.Add(row);
         _stepUniforms.Add(uniform);
         _stepBelowMin.Add(belowMinTokens);
+        _stepAllowed.Add(allowedTokens);
     }
 
     internal SamplingParams ParamsOf(int row)
@@ -239,6 +250,57 @@ public sealed class SamplingBatch : IDisposable
         _minTokensFlags = [.. _stepBelowMin];
         _minTokensValid = true;
         return _minTokensOffsets;
+    }
+
+    /// <summary>
+    /// The step's constrained positions and their blocked-token mask [k, vocab] (true: not allowed), or null when
+    /// no row is constrained, so unconstrained steps pay nothing. One host buffer, one upload per step.
+    /// </summary>
+    internal (Tensor Positions, Tensor Blocked)? GrammarMasks()
+    {
+        int k = 0;
+        for (int i = 0; i < _stepAllowed.Count; i++)
+        {
+            k += _stepAllowed[i].IsEmpty ? 0 : 1;
+        }
+
+        if (k == 0)
+        {
+            return null;
+        }
+
+        long width = Vocab;
+        // Reused while the count of constrained rows holds; the bool conversion below copies out of it.
+        if (_blockedStaging.Length != k * width)
+        {
+            _blockedStaging = new byte[k * width];
+        }
+
+        var positions = new long[k];
+        int j = 0;
+        for (int i = 0; i < _stepAllowed.Count; i++)
+        {
+            ReadOnlySpan<byte> allowed = _stepAllowed[i].Span;
+            if (allowed.IsEmpty)
+            {
+                continue;
+            }
+
+            positions[j] = i;
+            Span<byte> blocked = _blockedStaging.AsSpan((int)(j * width), (int)width);
+            int n = (int)Math.Min(allowed.Length, width);
+            for (int t = 0; t < n; t++)
+            {
+                blocked[t] = (byte)(allowed[t] ^ 1);
+            }
+
+            blocked[n..].Fill(1);
+            j++;
+        }
+
+        CountUpload((k * width) + (k * sizeof(long)));
+        Tensor mask = tensor(_blockedStaging, [k, width], ScalarType.Byte).to(ScalarType.Bool).to(Device);
+        return (tensor(positions, ScalarType.Int64, Device), mask);
     }
 
     /// <summary>The seen-token mask and output counts of the given penalty slots, with pending tokens applied first.</summary>

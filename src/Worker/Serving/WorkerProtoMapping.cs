@@ -121,6 +121,7 @@ internal static class WorkerProtoMapping
             Tenant = request.Tenant,
             N = request.N,
             SkipSpecialTokens = request.SkipSpecialTokens,
+            Grammar = request.Grammar ?? string.Empty,
         };
         proto.PromptTokens.AddRange(request.PromptTokens);
         proto.Stop.AddRange(request.StopStrings);
@@ -174,6 +175,7 @@ internal static class WorkerProtoMapping
             N = proto.HasN ? proto.N : 1,
             StopStrings = [.. proto.Stop],
             SkipSpecialTokens = !proto.HasSkipSpecialTokens || proto.SkipSpecialTokens,
+            Grammar = proto.Grammar.Length == 0 ? null : proto.Grammar,
         };
     }
 

@@ -22,6 +22,9 @@ using Inference.Bench;
 //          --artifacts-path DIR before `--` when sharing the machine)
 //        dotnet run -c Release --project bench/Inference.Bench -- ledger [--records 5000] [--concurrency 1,16,128] [--postgres CONNECTION]
 //          (usage-ledger writes: records per second and latency, each durable when it returns)
+//        dotnet run -c Release --project bench/Inference.Bench -- constraints [STEPS]
+//          (structured outputs: schema compile time small/large, mask time per state, decode step at batch 1 and 32
+//          with and without constrained rows)
 if (args.Length > 0 && args[0] == "create-random-model")
 {
     return await CreateRandomModelCommand.Create().Parse(args[1..]).InvokeAsync();
@@ -57,6 +60,11 @@ if (args.Length > 0 && args[0] == "gemv")
 if (args.Length > 0 && args[0] == "engine")
 {
     return EngineBenchmark.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "constraints")
+{
+    return ConstraintBenchmark.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "ledger")

@@ -78,6 +78,9 @@ public sealed record InferenceRequest
 
     public bool SkipSpecialTokens { get; init; } = true;
 
+    /// <summary>The GBNF grammar the output must match (from response_format or structured_outputs); null: none.</summary>
+    public string? Grammar { get; init; }
+
     /// <summary>Same request, same output: greedy or seeded. Only these are cached.</summary>
     public bool IsDeterministic => Temperature == 0f || Seed is not null;
 }

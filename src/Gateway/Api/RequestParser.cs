@@ -245,6 +245,7 @@ public static class RequestParser
             IncludeUsage = includeUsage,
             User = user,
             SkipSpecialTokens = skipSpecial,
+            Grammar = StructuredOutputs.Parse(root),
         };
     }
 

@@ -356,12 +356,18 @@ public sealed class InferenceGrpcService
 
     /// <summary>
     /// The proto field path of a parameter named in the HTTP API's terms: sampling fields live in <c>sampling</c>
-    /// (chat's top_logprobs is <c>sampling.logprobs</c>), the prompt is the oneof case the client set.
+    /// (chat's top_logprobs is <c>sampling.logprobs</c>), the prompt is the oneof case the client set, vLLM's
+    /// structured_outputs are response_format's cases, and a tool's function fields are the Tool's own.
     /// </summary>
     internal static string ProtoField(string param, string promptField) => param switch
     {
         "prompt" => promptField,
         "top_logprobs" => "sampling.logprobs",
+        "structured_outputs.regex" => "response_format.regex",
+        "structured_outputs.grammar" => "response_format.grammar",
+        "structured_outputs.choice" => "response_format.choice.choices",
+        _ when param.StartsWith("tools[", StringComparison.Ordinal) && param.Contains("].function.", StringComparison.Ordinal) =>
+            param.Replace("].function.", "].", StringComparison.Ordinal),
         _ when SamplingOptions.Descriptor.FindFieldByName(param) is not null => "sampling." + param,
         _ => param, // model, echo, messages, messages[i].role, add_generation_prompt: the same name in the proto
     };

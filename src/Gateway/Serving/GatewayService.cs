@@ -360,6 +360,7 @@ public sealed partial class GatewayService
             }
 
             w.WriteEndArray();
+            w.WriteStringValue(r.Grammar ?? "-");
             w.WriteBooleanValue(r.IgnoreEos);
             w.WriteNumberValue(r.MinTokens);
             w.WriteNumberValue(r.Logprobs ?? -1);

@@ -33,6 +33,7 @@ public static class RequestRunner
             Tenant = prepared.Caller.Tenant,
             StopStrings = r.Stop,
             SkipSpecialTokens = r.SkipSpecialTokens,
+            Grammar = r.Grammar,
             Sampling = new SamplingParams
             {
                 Temperature = r.Temperature,

@@ -15,7 +15,7 @@ namespace Inference.Worker.Constraints;
 /// (minimum and maximum with integer values). Annotations are ignored; any other keyword is refused with a
 /// <see cref="GrammarException"/> naming it and where it is, never silently dropped.
 /// </summary>
-internal sealed class JsonSchemaGrammar
+public sealed class JsonSchemaGrammar
 {
     /// <summary>The longest string length and array size a schema may require or allow.</summary>
     public const int MaxLengthBound = 10_000;

@@ -10,7 +10,7 @@ namespace Inference.Worker.Constraints;
 /// and the quantifiers <c>* + ? {m} {m,} {m,n}</c> (lazy forms match the same strings). <c>^</c> and <c>$</c> are
 /// accepted only at the ends. Backreferences, lookaround, word boundaries and Unicode properties are refused.
 /// </summary>
-internal sealed class RegexGrammar
+public sealed class RegexGrammar
 {
     private const int MaxRepeat = 100_000;
 
@@ -40,7 +40,7 @@ internal sealed class RegexGrammar
     /// A GBNF expression for the content of a JSON string (between the quotes, escapes as JSON writes them) whose
     /// value matches <paramref name="pattern"/> as JSON Schema's pattern does: anywhere, unless anchored.
     /// </summary>
-    public static string ToJsonStringContent(string pattern, string anyChar)
+    internal static string ToJsonStringContent(string pattern, string anyChar)
     {
         ArgumentNullException.ThrowIfNull(pattern);
         (string expression, bool start, bool end) = new RegexGrammar(pattern, jsonString: true).Translate();

@@ -30,7 +30,6 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
     private static readonly (string Name, string Value)[] RefusedOnBoth =
     [
         ("prompt_cache_key", "\"k\""),
-        ("response_format", """{"type":"json_object"}"""),
         ("include_stop_str_in_output", "true"),
         ("use_beam_search", "true"),
         ("spaces_between_special_tokens", "false"),
@@ -40,11 +39,6 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         ("allowed_token_ids", "[1,2]"),
         ("bad_words", """["x"]"""),
         ("logits_processors", "[]"),
-        ("structured_outputs", """{"json":{}}"""),
-        ("guided_json", "{}"),
-        ("guided_regex", "\"a+\""),
-        ("guided_choice", """["a","b"]"""),
-        ("guided_grammar", "\"root ::= x\""),
         ("guided_decoding_backend", "\"xgrammar\""),
         ("guided_whitespace_pattern", "\" \""),
         ("return_tokens_as_token_ids", "true"),
@@ -111,8 +105,24 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         d.Add(Chat, ChatBody(""","tool_choice":"required" """), "tool_choice", "unsupported_parameter");
         d.Add(Chat, ChatBody(""","tool_choice":{"type":"function","function":{"name":"f"}}"""), "tool_choice", "unsupported_parameter");
         d.Add(Chat, ChatBody(""","tools":[],"tool_choice":"auto" """), "tool_choice", "unsupported_parameter");
-        d.Add(Chat, ChatBody(""","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}"""), "response_format", "unsupported_parameter");
-        d.Add(Cmpl, CmplBody(""","response_format":{"type":"text","extra":1}"""), "response_format", "unsupported_parameter");
+        // Output constraints: a bad one names the field at fault.
+        foreach (string path in new[] { Chat, Cmpl })
+        {
+            d.Add(path, Body(path, ""","response_format":{"type":"text","extra":1}"""), "response_format.extra", "unknown_parameter");
+            d.Add(path, Body(path, ""","response_format":{"type":"xml"}"""), "response_format.type", "invalid_value");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_schema"}"""), "response_format.json_schema", "missing_required_parameter");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_schema","json_schema":{"name":"a b","schema":{}}}"""), "response_format.json_schema.name", "invalid_value");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"integer","multipleOf":2}}}"""), "response_format.json_schema.schema", "invalid_schema");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"$ref":"#"}}}"""), "response_format.json_schema.schema", "invalid_schema");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{},"extra":1}}"""), "response_format.json_schema.extra", "unknown_parameter");
+            d.Add(path, Body(path, ""","structured_outputs":{"regex":"(a"}"""), "structured_outputs.regex", "invalid_schema");
+            d.Add(path, Body(path, ""","structured_outputs":{"grammar":"root ::= missing"}"""), "structured_outputs.grammar", "invalid_schema");
+            d.Add(path, Body(path, ""","structured_outputs":{"choice":[]}"""), "structured_outputs.choice", "invalid_value");
+            d.Add(path, Body(path, ""","structured_outputs":{"regex":"a","choice":["a"]}"""), "structured_outputs.choice", "invalid_value");
+            d.Add(path, Body(path, ""","structured_outputs":{"whitespace_pattern":" "}"""), "structured_outputs.whitespace_pattern", "unsupported_parameter");
+            d.Add(path, Body(path, ""","structured_outputs":{}"""), "structured_outputs", "invalid_value");
+            d.Add(path, Body(path, ""","response_format":{"type":"json_object"},"guided_regex":"a+" """), "guided_regex", "invalid_value");
+        }
 
         // Fields of the other endpoint, and names nobody defines: unrecognized, by name.
         foreach (string path in new[] { Chat, Cmpl })
@@ -278,6 +288,11 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         { "unknown_top", "#99" },
         { "unknown_sampling", "sampling.#99" },
         { "unknown_message", "messages[0].#99" },
+        { "bad_schema", "response_format.json_schema.schema" },
+        { "schema_not_json", "response_format.json_schema.schema" },
+        { "bad_regex", "response_format.regex" },
+        { "bad_grammar", "response_format.grammar" },
+        { "empty_choice", "response_format.choice.choices" },
     };
 
     [Theory]
@@ -303,6 +318,11 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
             case "unknown_top": complete = WithUnknownField(complete, CompleteRequest.Parser); break;
             case "unknown_sampling": complete.Sampling = WithUnknownField(complete.Sampling, SamplingOptions.Parser); break;
             case "unknown_message": chat.Messages[0] = WithUnknownField(chat.Messages[0], Inference.Gateway.Grpc.ChatMessage.Parser); isChat = true; break;
+            case "bad_schema": chat.ResponseFormat = new ResponseFormat { JsonSchema = new JsonSchemaFormat { Name = "x", Schema = """{"type":"string","format":"email"}""" } }; isChat = true; break;
+            case "schema_not_json": complete.ResponseFormat = new ResponseFormat { JsonSchema = new JsonSchemaFormat { Name = "x", Schema = "{not json" } }; break;
+            case "bad_regex": complete.ResponseFormat = new ResponseFormat { Regex = "(?=x)" }; break;
+            case "bad_grammar": complete.ResponseFormat = new ResponseFormat { Grammar = "root ::= root" }; break;
+            case "empty_choice": complete.ResponseFormat = new ResponseFormat { Choice = new ChoiceFormat() }; break;
         }
 
         RpcException ex = await Assert.ThrowsAsync<RpcException>(async () =>

@@ -153,7 +153,7 @@ internal sealed partial class JinjaRenderer
             case "-":
                 return operand switch
                 {
-                    long l => l == long.MinValue ? throw new JinjaException("integer overflow", unary.Line) : -l,
+                    long l => l == long.MinValue ? throw new JinjaException("integer overflow", unary.Line) : (object)(-l),
                     bool b => b ? -1L : 0L,
                     double d => -d,
                     JinjaUndefined u => throw new JinjaException(u.Hint, unary.Line),

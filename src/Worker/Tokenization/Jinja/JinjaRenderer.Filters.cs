@@ -89,7 +89,7 @@ internal sealed partial class JinjaRenderer
             case "abs":
                 return value switch
                 {
-                    long l => l == long.MinValue ? throw new JinjaException("integer overflow", line) : Math.Abs(l),
+                    long l => l == long.MinValue ? throw new JinjaException("integer overflow", line) : (object)Math.Abs(l),
                     bool b => b ? 1L : 0L,
                     double d => Math.Abs(d),
                     _ => throw new JinjaException($"bad operand type for abs(): '{JinjaValues.TypeName(value)}'", line),

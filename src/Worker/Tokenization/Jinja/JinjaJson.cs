@@ -48,7 +48,7 @@ internal static class JinjaJson
         JsonValueKind.Object => FromObject(element),
         JsonValueKind.Array => element.EnumerateArray().Select(FromJson).ToList(),
         JsonValueKind.String => element.GetString(),
-        JsonValueKind.Number => element.TryGetInt64(out var l) && IsIntegerLiteral(element.GetRawText()) ? l : element.GetDouble(),
+        JsonValueKind.Number => element.TryGetInt64(out var l) && IsIntegerLiteral(element.GetRawText()) ? (object)l : element.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

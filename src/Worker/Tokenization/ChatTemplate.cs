@@ -1,16 +1,29 @@
-using System.Text;
-using System.Text.RegularExpressions;
+using System.Collections;
+using System.Text.Json;
 using Inference.Worker.Loading;
+using Inference.Worker.Tokenization.Jinja;
 
 namespace Inference.Worker.Tokenization;
 
 /// <summary>
-/// A model's chat template, recognized by family from the Jinja text in tokenizer_config.json and
-/// rendered in C# exactly as that template renders: Llama 2, Llama 3, ChatML (Qwen2), Mistral (the v0.1, v0.2
-/// and "v1" template texts, told apart by their text) and Zephyr (TinyLlama-Chat). Goldens rendered by jinja2
-/// from the real Hugging Face template texts are in tests/Worker.Tests/TestData/tokenizers/chat-templates.
+/// A model's chat template: the Jinja text from tokenizer_config.json (or chat_template.jinja), run by our Jinja
+/// interpreter exactly as transformers' apply_chat_template runs it (jinja2 3.1, ImmutableSandboxedEnvironment with
+/// trim_blocks and lstrip_blocks, transformers' tojson, raise_exception and strftime_now). Any template text renders;
+/// <see cref="Name"/> only records the family recognised from the text, which later picks a tool-call output parser.
+/// Goldens rendered by jinja2 from real Hugging Face template texts are in
+/// tests/Worker.Tests/TestData/tokenizers/chat-templates.
 /// </summary>
-public sealed partial class ChatTemplate
+/// <remarks>
+/// What the template sees, as transformers and vLLM pass it: <c>messages</c> (dicts with role and content, plus
+/// tool_calls, tool_call_id and name only where the message has them), <c>tools</c> (the OpenAI list
+/// <c>[{"type": "function", "function": {name, description, parameters}}]</c>, or none when no tools are given),
+/// <c>documents</c> (none), <c>add_generation_prompt</c>, <c>bos_token</c> and <c>eos_token</c> (left undefined when
+/// the tokenizer has none), and any extra variables (chat_template_kwargs such as enable_thinking). A tool call is
+/// <c>{"id", "type": "function", "function": {"name", "arguments"}}</c> with arguments parsed from its JSON text into
+/// a mapping, as vLLM does before rendering (empty text becomes {}), so templates may write
+/// <c>arguments | tojson</c> or iterate <c>arguments | items</c>.
+/// </remarks>
+public sealed class ChatTemplate
 {
     private const string ChatTemplateField = "chat_template";
 
@@ -23,85 +36,94 @@ public sealed partial class ChatTemplate
         + "{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
         + "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
 
-    // The date Llama 3.1's template falls back to when no date_string is passed (Meta's release date).
-    private const string Llama31DefaultDate = "26 Jul 2024";
+    private static readonly string[] ReservedVariables = ["messages", "tools", "documents", "add_generation_prompt"];
 
-    private readonly ChatTemplateFamily _family;
-    private readonly string _bosToken;
-    private readonly string _eosToken;
-    private readonly string? _defaultSystemMessage;
-    private string _dateString = Llama31DefaultDate;
+    private readonly JinjaTemplate _template;
+    private readonly string? _bosToken;
+    private readonly string? _eosToken;
+    private readonly TimeProvider _timeProvider;
 
-    private ChatTemplate(ChatTemplateFamily family, string name, string bosToken, string eosToken, string? defaultSystemMessage)
+    private ChatTemplate(JinjaTemplate template, string name, string? bosToken, string? eosToken, TimeProvider timeProvider)
     {
-        _family = family;
+        _template = template;
         Name = name;
         _bosToken = bosToken;
         _eosToken = eosToken;
-        _defaultSystemMessage = defaultSystemMessage;
+        _timeProvider = timeProvider;
     }
 
-    /// <summary>The family: "llama2", "llama3", "chatml", "mistral" or "zephyr".</summary>
+    /// <summary>
+    /// The family recognised from the template text: "llama2", "llama3", "llama3.1" (3.1-3.3, JSON tool calls),
+    /// "chatml", "hermes" (ChatML with &lt;tool_call&gt;, e.g. Qwen2.5), "qwen3" (hermes tool calls plus &lt;think&gt;),
+    /// "mistral" ([INST], [TOOL_CALLS]), "zephyr", "phi3", "gemma"; "jinja" for any other template text.
+    /// </summary>
     public string Name { get; }
 
     /// <summary>
-    /// Picks the family: <paramref name="explicitName"/> wins; otherwise it is recognized from the template text.
-    /// Unrecognized text throws <see cref="ModelLoadException"/> naming <paramref name="sourceFile"/> and chat_template.
+    /// Parses the template. <paramref name="explicitName"/> (llama2, llama3, llama3.1, chatml, mistral, zephyr and their
+    /// aliases) picks a built-in template text and wins over <paramref name="chatTemplateText"/>; otherwise the text is
+    /// used and its family recognised. Text that is not valid Jinja (or uses an unsupported construct) throws
+    /// <see cref="ModelLoadException"/> naming <paramref name="sourceFile"/>, chat_template and the line.
+    /// <paramref name="timeProvider"/> answers strftime_now (in UTC).
     /// </summary>
     public static ChatTemplate Resolve(
         string? chatTemplateText, string? explicitName, string sourceFile, string? bosToken, string? eosToken, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(sourceFile);
-        ChatTemplateFamily family;
+        string name;
+        string text;
         if (explicitName is not null)
         {
-            family = ParseName(explicitName)
-                ?? throw new ArgumentException($"unknown chat template name '{explicitName}'; expected llama2, llama3, chatml, mistral or zephyr", nameof(explicitName));
+            name = CanonicalName(explicitName)
+                ?? throw new ArgumentException($"unknown chat template name '{explicitName}'; expected llama2, llama3, llama3.1, chatml, mistral or zephyr", nameof(explicitName));
+            text = BuiltInText(name);
+            var (defaultBos, defaultEos) = name switch
+            {
+                "llama3" or "llama3.1" => ("<|begin_of_text|>", "<|eot_id|>"),
+                "chatml" => (null, "<|im_end|>"),
+                _ => ("<s>", "</s>"),
+            };
+            bosToken ??= defaultBos;
+            eosToken ??= defaultEos;
         }
         else if (chatTemplateText is null)
         {
-            throw new ModelLoadException(sourceFile, ChatTemplateField, "no chat template declared; pass an explicit template name (llama2, llama3, chatml, mistral, zephyr)");
+            throw new ModelLoadException(sourceFile, ChatTemplateField, "no chat template declared; pass an explicit template name (llama2, llama3, llama3.1, chatml, mistral, zephyr)");
         }
         else
         {
-            family = Detect(chatTemplateText)
-                ?? throw new ModelLoadException(sourceFile, ChatTemplateField, "template is not one of the recognized families (llama2, llama3, chatml, mistral, zephyr); pass an explicit template name");
+            text = chatTemplateText;
+            name = Detect(text);
         }
 
-        var name = family switch
+        JinjaTemplate template;
+        try
         {
-            ChatTemplateFamily.Llama2 => "llama2",
-            ChatTemplateFamily.Llama3 => "llama3",
-            ChatTemplateFamily.Llama31 => "llama3.1",
-            ChatTemplateFamily.ChatMl => "chatml",
-            ChatTemplateFamily.Zephyr => "zephyr",
-            _ => "mistral",
-        };
-        var (defaultBos, defaultEos) = family switch
+            template = JinjaTemplate.Parse(text);
+        }
+        catch (JinjaException ex)
         {
-            ChatTemplateFamily.Llama3 or ChatTemplateFamily.Llama31 => ("<|begin_of_text|>", "<|eot_id|>"),
-            ChatTemplateFamily.ChatMl => ("", "<|im_end|>"),
-            _ => ("<s>", "</s>"),
-        };
-        var defaultSystem = family == ChatTemplateFamily.ChatMl && chatTemplateText is not null ? FindDefaultSystemMessage(chatTemplateText) : null;
-        return new ChatTemplate(family, name, bosToken ?? defaultBos, eosToken ?? defaultEos, defaultSystem)
-        {
-            // Llama 3.2's template asks for today's date (strftime_now); 3.1's falls back to a fixed one.
-            _dateString = family == ChatTemplateFamily.Llama31 && chatTemplateText?.Contains("strftime_now", StringComparison.Ordinal) == true
-                ? (timeProvider ?? TimeProvider.System).GetUtcNow().ToString("dd MMM yyyy", System.Globalization.CultureInfo.InvariantCulture)
-                : Llama31DefaultDate,
-        };
+            throw new ModelLoadException(sourceFile, ChatTemplateField, ex.Message, ex);
+        }
+
+        return new ChatTemplate(template, name, bosToken, eosToken, timeProvider ?? TimeProvider.System);
     }
 
+    /// <summary>Renders the conversation without tools; see the other overload.</summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) => Render(messages, addGenerationPrompt, null);
+
     /// <summary>
-    /// Renders the conversation as the model's template does. The rendered text already includes BOS where
-    /// the family writes it (Llama 2, Llama 3, Mistral), so encode it with addSpecialTokens: false.
-    /// <paramref name="addGenerationPrompt"/> appends the assistant header (Llama 3, ChatML, Zephyr); the [INST]
-    /// families need none. Throws <see cref="ArgumentException"/> for unknown roles, and wherever the family's
-    /// template raises: roles that do not alternate user/assistant, or a system message for the Mistral
-    /// v0.1/v0.2 templates, which support none.
+    /// Renders the conversation as the model's template does. The text already includes BOS where the template writes
+    /// it, so encode it with addSpecialTokens: false. <paramref name="addGenerationPrompt"/> asks the template for the
+    /// assistant header. <paramref name="extraVariables"/> are further template variables (chat_template_kwargs such as
+    /// enable_thinking, or date_string); values may be null, bool, integers, floating point, strings, JsonElement,
+    /// dictionaries with string keys and sequences. Throws <see cref="ArgumentException"/> for a malformed request
+    /// (no messages, a role other than system/user/assistant/tool, tool-call arguments that are not JSON) and wherever
+    /// rendering fails: the template's own raise_exception (e.g. roles that do not alternate), an error in the template
+    /// for this input (message naming the template line), or output beyond the interpreter's limits.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Render(
+        IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools, IReadOnlyDictionary<string, object?>? extraVariables = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (messages.Count == 0)
@@ -109,295 +131,235 @@ public sealed partial class ChatTemplate
             throw new ArgumentException("a conversation needs at least one message", nameof(messages));
         }
 
+        var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (_bosToken is not null)
+        {
+            variables["bos_token"] = _bosToken;
+        }
+
+        if (_eosToken is not null)
+        {
+            variables["eos_token"] = _eosToken;
+        }
+
+        if (extraVariables is not null)
+        {
+            foreach (var (key, value) in extraVariables)
+            {
+                if (Array.IndexOf(ReservedVariables, key) >= 0)
+                {
+                    throw new ArgumentException($"template variable '{key}' is set by the server and cannot be passed", nameof(extraVariables));
+                }
+
+                variables[key] = ToTemplateValue(value, key);
+            }
+        }
+
+        variables["messages"] = MessagesValue(messages);
+        variables["tools"] = tools is null ? null : ToolsValue(tools);
+        variables["documents"] = null;
+        variables["add_generation_prompt"] = addGenerationPrompt;
+        try
+        {
+            return _template.Render(variables, _timeProvider);
+        }
+        catch (JinjaException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(messages), ex);
+        }
+    }
+
+    internal static bool IsKnownName(string name) => CanonicalName(name) is not null;
+
+    private static string? CanonicalName(string name) => name.ToLowerInvariant() switch
+    {
+        "llama2" or "llama-2" => "llama2",
+        "llama3" or "llama-3" => "llama3",
+        "llama3.1" or "llama-3.1" or "llama3.2" or "llama-3.2" => "llama3.1",
+        "chatml" or "qwen2" => "chatml",
+        "mistral" => "mistral",
+        "zephyr" or "tinyllama" => "zephyr",
+        _ => null,
+    };
+
+    private static string BuiltInText(string name)
+    {
+        if (name == "llama2")
+        {
+            return Llama2Text;
+        }
+
+        using var stream = typeof(ChatTemplate).Assembly.GetManifestResourceStream($"ChatTemplates/{name}.jinja")
+            ?? throw new InvalidOperationException($"built-in chat template '{name}' is missing from the assembly");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    private static string Detect(string text)
+    {
+        bool Has(string marker) => text.Contains(marker, StringComparison.Ordinal);
+        if (Has("<|im_start|>"))
+        {
+            if (Has("<tool_call>"))
+            {
+                return Has("<think>") ? "qwen3" : "hermes";
+            }
+
+            return "chatml";
+        }
+
+        if (Has("<|start_header_id|>"))
+        {
+            return Has("Cutting Knowledge Date") ? "llama3.1" : "llama3";
+        }
+
+        if (Has("[INST]"))
+        {
+            return Has("<<SYS>>") ? "llama2" : "mistral";
+        }
+
+        if (Has("<start_of_turn>"))
+        {
+            return "gemma";
+        }
+
+        if (Has("<|user|>") && Has("<|assistant|>"))
+        {
+            // Phi-3 closes turns with <|end|>; Zephyr (TinyLlama-Chat) with eos_token.
+            if (Has("<|end|>"))
+            {
+                return "phi3";
+            }
+
+            if (Has("eos_token"))
+            {
+                return "zephyr";
+            }
+        }
+
+        return "jinja";
+    }
+
+    private static List<object?> MessagesValue(IReadOnlyList<ChatMessage> messages)
+    {
+        var result = new List<object?>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i] ?? throw new ArgumentException($"message {i} is null", nameof(messages));
-            if (message.Role is not ("system" or "user" or "assistant"))
+            if (message.Role is not ("system" or "user" or "assistant" or "tool"))
             {
-                throw new ArgumentException($"message {i} has role '{message.Role}'; only system, user and assistant are supported", nameof(messages));
+                throw new ArgumentException($"message {i} has role '{message.Role}'; only system, user, assistant and tool are supported", nameof(messages));
             }
 
             if (message.Content is null)
             {
                 throw new ArgumentException($"message {i} has no content", nameof(messages));
             }
-        }
 
-        var builder = new StringBuilder();
-        switch (_family)
-        {
-            case ChatTemplateFamily.Llama2:
-                RenderLlama2(messages, builder);
-                break;
-            case ChatTemplateFamily.Mistral:
-                RenderMistral(messages, builder);
-                break;
-            case ChatTemplateFamily.MistralV01 or ChatTemplateFamily.MistralV02:
-                RenderMistralWithoutSystem(messages, builder);
-                break;
-            case ChatTemplateFamily.MistralV1:
-                RenderMistralV1(messages, builder);
-                break;
-            case ChatTemplateFamily.Zephyr:
-                RenderZephyr(messages, addGenerationPrompt, builder);
-                break;
-            case ChatTemplateFamily.Llama3:
-                RenderLlama3(messages, addGenerationPrompt, builder);
-                break;
-            case ChatTemplateFamily.Llama31:
-                RenderLlama31(messages, addGenerationPrompt, builder);
-                break;
-            default:
-                RenderChatMl(messages, addGenerationPrompt, builder);
-                break;
-        }
-
-        return builder.ToString();
-    }
-
-    internal static bool IsKnownName(string name) => ParseName(name) is not null;
-
-    private static ChatTemplateFamily? ParseName(string name) => name.ToLowerInvariant() switch
-    {
-        "llama2" or "llama-2" => ChatTemplateFamily.Llama2,
-        "llama3" or "llama-3" => ChatTemplateFamily.Llama3,
-        "llama3.1" or "llama-3.1" or "llama3.2" or "llama-3.2" => ChatTemplateFamily.Llama31,
-        "chatml" or "qwen2" => ChatTemplateFamily.ChatMl,
-        "mistral" => ChatTemplateFamily.Mistral,
-        "zephyr" or "tinyllama" => ChatTemplateFamily.Zephyr,
-        _ => null,
-    };
-
-    private static ChatTemplateFamily? Detect(string text)
-    {
-        if (text.Contains("<|im_start|>", StringComparison.Ordinal))
-        {
-            return ChatTemplateFamily.ChatMl;
-        }
-
-        if (text.Contains("<|start_header_id|>", StringComparison.Ordinal))
-        {
-            return text.Contains("Cutting Knowledge Date", StringComparison.Ordinal) ? ChatTemplateFamily.Llama31 : ChatTemplateFamily.Llama3;
-        }
-
-        if (text.Contains("[INST]", StringComparison.Ordinal))
-        {
-            if (text.Contains("<<SYS>>", StringComparison.Ordinal))
+            var dict = JinjaValues.NewDict();
+            dict["role"] = message.Role;
+            dict["content"] = message.Content;
+            if (message.ToolCalls is not null)
             {
-                return ChatTemplateFamily.Llama2;
-            }
-
-            // The Mistral template texts differ only in spacing: "v1" writes ' [INST] ' and ' ' before the answer;
-            // v0.1 writes a space after EOS; v0.2 (and Mixtral v0.1) neither.
-            if (text.Contains("' [INST] '", StringComparison.Ordinal))
-            {
-                return ChatTemplateFamily.MistralV1;
-            }
-
-            return text.Contains("eos_token + ' '", StringComparison.Ordinal) ? ChatTemplateFamily.MistralV01 : ChatTemplateFamily.MistralV02;
-        }
-
-        // Zephyr (TinyLlama-Chat): <|user|>/<|assistant|> turns closed by eos_token (Phi-3 closes them with <|end|>).
-        if (text.Contains("<|user|>", StringComparison.Ordinal) && text.Contains("<|assistant|>", StringComparison.Ordinal)
-            && text.Contains("eos_token", StringComparison.Ordinal) && !text.Contains("<|end|>", StringComparison.Ordinal))
-        {
-            return ChatTemplateFamily.Zephyr;
-        }
-
-        return null;
-    }
-
-    /// <summary>Qwen2's template writes a system turn when the conversation has none; take its text from the template.</summary>
-    private static string? FindDefaultSystemMessage(string text)
-    {
-        var match = DefaultSystemRegex().Match(text);
-        return match.Success ? match.Groups["content"].Value : null;
-    }
-
-    [GeneratedRegex(@"<\|im_start\|>system(?:\n|\\n)(?<content>[^'""{}<]+)<\|im_end\|>")]
-    private static partial Regex DefaultSystemRegex();
-
-    /// <summary>
-    /// Llama-2-chat: an optional leading system message goes into the first user turn inside &lt;&lt;SYS&gt;&gt;;
-    /// each user turn is "BOS[INST] content.strip() [/INST]", each assistant turn " content.strip() EOS".
-    /// </summary>
-    private void RenderLlama2(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
-    {
-        var (system, first) = SplitSystem(messages);
-        ValidateAlternation(messages, first);
-        for (var i = first; i < messages.Count; i++)
-        {
-            var message = messages[i];
-            var content = i == first && system is not null
-                ? "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + message.Content
-                : message.Content;
-            if (message.Role == "user")
-            {
-                builder.Append(_bosToken).Append("[INST] ").Append(content.Trim()).Append(" [/INST]");
-            }
-            else
-            {
-                builder.Append(' ').Append(content.Trim()).Append(' ').Append(_eosToken);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Mistral-Instruct: "BOS[INST] user [/INST]assistantEOS[INST] ..."; an optional leading system message is
-    /// prepended to the first user message followed by a blank line.
-    /// </summary>
-    private void RenderMistral(IReadOnlyList<ChatMessage> messages, StringBuilder builder) =>
-        RenderMistralWithSystem(messages, builder, "[INST] ", string.Empty);
-
-    /// <summary>
-    /// Mistral-Instruct v0.1 / v0.2 templates: "BOS[INST] user [/INST]assistantEOS" with one space after EOS for
-    /// v0.1; content is not stripped, and a system message breaks the alternation check, so it throws as the template raises.
-    /// </summary>
-    private void RenderMistralWithoutSystem(IReadOnlyList<ChatMessage> messages, StringBuilder builder)
-    {
-        ValidateAlternation(messages, 0);
-        var afterEos = _family == ChatTemplateFamily.MistralV01 ? " " : string.Empty;
-        builder.Append(_bosToken);
-        foreach (var message in messages)
-        {
-            if (message.Role == "user")
-            {
-                builder.Append("[INST] ").Append(message.Content).Append(" [/INST]");
-            }
-            else
-            {
-                builder.Append(message.Content).Append(_eosToken).Append(afterEos);
-            }
-        }
-    }
-
-    /// <summary>mistralai's "v1" template: "BOS [INST] system\n\nuser [/INST] assistantEOS [INST] ..."; content is not stripped.</summary>
-    private void RenderMistralV1(IReadOnlyList<ChatMessage> messages, StringBuilder builder) =>
-        RenderMistralWithSystem(messages, builder, " [INST] ", " ");
-
-    // The system-capable Mistral renderings differ only in the spacing around [INST] and the answer.
-    private void RenderMistralWithSystem(IReadOnlyList<ChatMessage> messages, StringBuilder builder, string instOpen, string beforeAnswer)
-    {
-        var (system, first) = SplitSystem(messages);
-        ValidateAlternation(messages, first);
-        builder.Append(_bosToken);
-        for (var i = first; i < messages.Count; i++)
-        {
-            var message = messages[i];
-            if (message.Role == "user")
-            {
-                builder.Append(instOpen);
-                if (i == first && system is not null)
+                var calls = new List<object?>(message.ToolCalls.Count);
+                foreach (var call in message.ToolCalls)
                 {
-                    builder.Append(system).Append("\n\n");
+                    if (call is null)
+                    {
+                        throw new ArgumentException($"message {i} has a null tool call", nameof(messages));
+                    }
+
+                    var function = JinjaValues.NewDict();
+                    function["name"] = call.Name;
+                    function["arguments"] = string.IsNullOrWhiteSpace(call.Arguments)
+                        ? JinjaValues.NewDict()
+                        : ParseJson(call.Arguments, $"message {i} tool call '{call.Id}' arguments", nameof(messages));
+                    var item = JinjaValues.NewDict();
+                    item["id"] = call.Id;
+                    item["type"] = "function";
+                    item["function"] = function;
+                    calls.Add(item);
                 }
 
-                builder.Append(message.Content).Append(" [/INST]");
+                dict["tool_calls"] = calls;
             }
-            else
+
+            if (message.ToolCallId is not null)
             {
-                builder.Append(beforeAnswer).Append(message.Content).Append(_eosToken);
+                dict["tool_call_id"] = message.ToolCallId;
             }
-        }
-    }
 
-    /// <summary>
-    /// Zephyr / TinyLlama-Chat: "&lt;|role|&gt;\ncontentEOS\n" per message (the newline after each "}}" survives
-    /// trim_blocks), then "&lt;|assistant|&gt;\n" with <paramref name="addGenerationPrompt"/>. No BOS, no alternation check.
-    /// </summary>
-    private void RenderZephyr(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
-    {
-        foreach (var message in messages)
-        {
-            builder.Append("<|").Append(message.Role).Append("|>\n").Append(message.Content).Append(_eosToken).Append('\n');
-        }
-
-        if (addGenerationPrompt)
-        {
-            builder.Append("<|assistant|>\n");
-        }
-    }
-
-    /// <summary>Llama 3: BOS once, then "&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent|trim&lt;|eot_id|&gt;" per message.</summary>
-    private void RenderLlama3(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
-    {
-        builder.Append(_bosToken);
-        foreach (var message in messages)
-        {
-            builder.Append("<|start_header_id|>").Append(message.Role).Append("<|end_header_id|>\n\n")
-                .Append(message.Content.Trim()).Append("<|eot_id|>");
-        }
-
-        if (addGenerationPrompt)
-        {
-            builder.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
-        }
-    }
-
-    /// <summary>
-    /// Llama 3.1/3.2 (no tools): BOS, a system turn that always starts with the knowledge cutoff and the date,
-    /// followed by the (trimmed) system message if the first message is one, then the Llama 3 turns.
-    /// </summary>
-    private void RenderLlama31(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
-    {
-        var first = 0;
-        var system = string.Empty;
-        if (messages[0].Role == "system")
-        {
-            system = messages[0].Content.Trim();
-            first = 1;
-        }
-
-        builder.Append(_bosToken)
-            .Append("<|start_header_id|>system<|end_header_id|>\n\n")
-            .Append("Cutting Knowledge Date: December 2023\n")
-            .Append("Today Date: ").Append(_dateString).Append("\n\n")
-            .Append(system).Append("<|eot_id|>");
-        for (var i = first; i < messages.Count; i++)
-        {
-            builder.Append("<|start_header_id|>").Append(messages[i].Role).Append("<|end_header_id|>\n\n")
-                .Append(messages[i].Content.Trim()).Append("<|eot_id|>");
-        }
-
-        if (addGenerationPrompt)
-        {
-            builder.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
-        }
-    }
-
-    /// <summary>ChatML: "&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n"; Qwen2 adds its default system turn when the first message is not one.</summary>
-    private void RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, StringBuilder builder)
-    {
-        if (_defaultSystemMessage is not null && messages[0].Role != "system")
-        {
-            builder.Append("<|im_start|>system\n").Append(_defaultSystemMessage).Append("<|im_end|>\n");
-        }
-
-        foreach (var message in messages)
-        {
-            builder.Append("<|im_start|>").Append(message.Role).Append('\n').Append(message.Content).Append("<|im_end|>\n");
-        }
-
-        if (addGenerationPrompt)
-        {
-            builder.Append("<|im_start|>assistant\n");
-        }
-    }
-
-    private static (string? System, int First) SplitSystem(IReadOnlyList<ChatMessage> messages) =>
-        messages[0].Role == "system" ? (messages[0].Content, 1) : (null, 0);
-
-    private static void ValidateAlternation(IReadOnlyList<ChatMessage> messages, int first)
-    {
-        for (var i = first; i < messages.Count; i++)
-        {
-            var expected = (i - first) % 2 == 0 ? "user" : "assistant";
-            if (messages[i].Role != expected)
+            if (message.Name is not null)
             {
-                throw new ArgumentException(
-                    $"after the optional first system message, roles must alternate user/assistant/user/...; message {i} is '{messages[i].Role}', expected '{expected}'",
-                    nameof(messages));
+                dict["name"] = message.Name;
             }
+
+            result.Add(dict);
         }
+
+        return result;
+    }
+
+    private static List<object?> ToolsValue(IReadOnlyList<ChatTool> tools)
+    {
+        var result = new List<object?>(tools.Count);
+        foreach (var tool in tools)
+        {
+            ArgumentNullException.ThrowIfNull(tool, nameof(tools));
+            var function = JinjaValues.NewDict();
+            function["name"] = tool.Name;
+            if (tool.Description is not null)
+            {
+                function["description"] = tool.Description;
+            }
+
+            if (tool.ParametersJson is not null)
+            {
+                function["parameters"] = ParseJson(tool.ParametersJson, $"tool '{tool.Name}' parameters", nameof(tools));
+            }
+
+            var item = JinjaValues.NewDict();
+            item["type"] = "function";
+            item["function"] = function;
+            result.Add(item);
+        }
+
+        return result;
+    }
+
+    private static object? ParseJson(string json, string what, string parameter)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return JinjaJson.FromJson(document.RootElement);
+        }
+        catch (JsonException ex)
+        {
+            throw new ArgumentException($"{what} are not valid JSON: {ex.Message}", parameter, ex);
+        }
+    }
+
+    private static object? ToTemplateValue(object? value, string name) => value switch
+    {
+        null or bool or string or long or double => value,
+        int or short or byte or sbyte or ushort or uint => Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture),
+        float f => (double)f,
+        decimal m => (double)m,
+        JsonElement element => JinjaJson.FromJson(element),
+        IEnumerable<KeyValuePair<string, object?>> pairs => DictValue(pairs, name),
+        IEnumerable sequence when value is not string => sequence.Cast<object?>().Select(v => ToTemplateValue(v, name)).ToList(),
+        _ => throw new ArgumentException($"template variable '{name}' has unsupported type {value.GetType().Name}", nameof(value)),
+    };
+
+    private static OrderedDictionary<object, object?> DictValue(IEnumerable<KeyValuePair<string, object?>> pairs, string name)
+    {
+        var dict = JinjaValues.NewDict();
+        foreach (var (key, item) in pairs)
+        {
+            dict[key] = ToTemplateValue(item, name);
+        }
+
+        return dict;
     }
 }

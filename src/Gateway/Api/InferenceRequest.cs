@@ -78,6 +78,15 @@ public sealed record InferenceRequest
 
     public bool SkipSpecialTokens { get; init; } = true;
 
+    /// <summary>Functions the template shows the model (chat); null: none.</summary>
+    public IReadOnlyList<Worker.Tokenization.ChatTool>? Tools { get; init; }
+
+    /// <summary>How the output relates to the tools: plain text, the model's own call format, or forced calls.</summary>
+    public ToolMode ToolMode { get; init; }
+
+    /// <summary>The function a named tool_choice calls.</summary>
+    public string? ToolName { get; init; }
+
     /// <summary>The GBNF grammar the output must match (from response_format or structured_outputs); null: none.</summary>
     public string? Grammar { get; init; }
 

@@ -115,9 +115,9 @@ public static class RequestFields
             // OpenAI, chat.
             (chat, Implemented("messages")),
             (chat, Implemented("top_logprobs")),
-            (chat, DefaultOnly("tools", "[]", IsEmptyArray)),
-            (chat, DefaultOnly("tool_choice", "\"none\"", v => IsString(v, "none"))),
-            (chat, DefaultOnly("parallel_tool_calls", "true or false (there are never tools)", v => v.ValueKind is JsonValueKind.True or JsonValueKind.False)),
+            (chat, Implemented("tools")),
+            (chat, Implemented("tool_choice")),
+            (chat, Implemented("parallel_tool_calls")),
             (chat, DefaultOnly("functions", "[]", IsEmptyArray)),
             (chat, DefaultOnly("function_call", "\"none\"", v => IsString(v, "none"))),
             (chat, DefaultOnly("store", "false", IsFalse)),

@@ -52,11 +52,26 @@ public static class RequestParser
         }
 
         bool addGenerationPrompt = Bool(root, "add_generation_prompt") ?? true;
+        ToolChoices tools = ToolChoices.Parse(root);
+        if (tools.Grammar is not null && common.Grammar is not null)
+        {
+            throw ApiException.Invalid("tool_choice", $"tool_choice '{tools.ModeName}' constrains the output itself; it cannot be combined with response_format or structured_outputs.");
+        }
+
+        if (tools.Mode is ToolMode.Required or ToolMode.Named && common.N > 1)
+        {
+            throw ApiException.Invalid("n", $"n > 1 is not supported with tool_choice '{tools.ModeName}'.");
+        }
+
         return common with
         {
             Messages = messages,
             Logprobs = logprobs ? top ?? 0 : null,
             AddGenerationPrompt = addGenerationPrompt,
+            Tools = tools.Definitions,
+            ToolMode = tools.Mode,
+            ToolName = tools.Name,
+            Grammar = tools.Grammar ?? common.Grammar,
         };
     }
 
@@ -392,39 +407,52 @@ public static class RequestParser
             string role = Get(m, "role") is { } r ? Str(r, $"{at}.role") : throw ApiException.Missing($"{at}.role");
             role = role switch
             {
-                "system" or "user" or "assistant" => role,
+                "system" or "user" or "assistant" or "tool" => role,
                 "developer" => "system",
-                "tool" or "function" => throw ApiException.Invalid($"{at}.role", $"role '{role}' is not supported by this server (no tool calling).", "unsupported_parameter"),
-                _ => throw ApiException.Invalid($"{at}.role", $"'{role}' is not one of 'system', 'developer', 'user', 'assistant'."),
+                "function" => throw ApiException.Invalid($"{at}.role", "role 'function' (the deprecated function calling) is not supported; use tools and role 'tool'.", "unsupported_parameter"),
+                _ => throw ApiException.Invalid($"{at}.role", $"'{role}' is not one of 'system', 'developer', 'user', 'assistant', 'tool'."),
             };
-            CheckMessageFields(m, at);
+            CheckMessageFields(m, at, role);
 
+            List<ChatToolCall>? calls = role == "assistant" ? ToolChoices.ParseCalls(m, at) : null;
             string content = Get(m, "content") is { } c ? Content(c, $"{at}.content") : role == "assistant" ? string.Empty : throw ApiException.Missing($"{at}.content");
-            result.Add(new ChatMessage(role, content));
+            string? toolCallId = null;
+            if (role == "tool")
+            {
+                toolCallId = Get(m, "tool_call_id") is { } id ? Str(id, $"{at}.tool_call_id") : throw ApiException.Missing($"{at}.tool_call_id");
+            }
+
+            string? name = Get(m, "name") is { } n ? Str(n, $"{at}.name") : null;
+            result.Add(new ChatMessage(role, content, calls, toolCallId, name));
         }
 
         return result;
     }
 
-    // A message's fields: role and content are honoured; the rest would be ignored by the chat template, so they are
-    // refused unless empty (what a client echoing an assistant message back sends).
-    private static void CheckMessageFields(JsonElement message, string at)
+    // A message's fields: role, content, name, an assistant's tool_calls and a tool turn's tool_call_id are honoured
+    // (the chat template sees them); the rest would be ignored by it, so they are refused unless empty (what a client
+    // echoing an assistant message back sends).
+    private static void CheckMessageFields(JsonElement message, string at, string role)
     {
         foreach (JsonProperty p in message.EnumerateObject())
         {
             string param = $"{at}.{p.Name}";
             switch (p.Name)
             {
-                case "role" or "content":
+                case "role" or "content" or "name":
+                    break;
+                case "tool_calls" when role == "assistant":
+                    break;
+                case "tool_call_id" when role == "tool":
                     break;
                 case "tool_calls" or "annotations":
                     if (p.Value.ValueKind is not JsonValueKind.Null && !(p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 0))
                     {
-                        throw ApiException.Invalid(param, $"'{param}' is not supported by this server (no tool calling); only [] is accepted.", "unsupported_parameter");
+                        throw ApiException.Invalid(param, $"'{param}' is not supported on this message; only [] is accepted.", "unsupported_parameter");
                     }
 
                     break;
-                case "name" or "refusal" or "function_call" or "tool_call_id" or "audio":
+                case "refusal" or "function_call" or "tool_call_id" or "audio":
                     if (p.Value.ValueKind != JsonValueKind.Null)
                     {
                         throw ApiException.Invalid(param, $"'{param}' is not supported by this server.", "unsupported_parameter");

@@ -165,6 +165,7 @@ public sealed class InferenceGrpcService
         {
             bool first = true;
             var started = new bool[prepared.PromptIds.Count * prepared.Request.N]; // per choice: echo goes in its first delta
+            ToolCallStream?[] tools = kind == ApiKind.Chat ? [.. Enumerable.Range(0, started.Length).Select(i => ToolCallStream.For(prepared, i))] : new ToolCallStream?[started.Length];
             await foreach (RunEvent e in execution.EventsAsync(cancelled).ConfigureAwait(false))
             {
                 if (first)
@@ -194,7 +195,24 @@ public sealed class InferenceGrpcService
 
                 string? echo = started[e.Index] ? null : prepared.EchoFor(e.Index);
                 started[e.Index] = true;
-                await stream.WriteAsync(Chunk(prepared, execution, e, echo), cancelled).ConfigureAwait(false);
+                CompletionChunk chunk = Chunk(prepared, execution, e, echo);
+                if (tools[e.Index] is { } calls)
+                {
+                    ToolStep step = calls.Push(e.Event.Text, e.Event.Finish != SchedulerFinish.None);
+                    ChoiceDelta delta = chunk.Choices[0];
+                    delta.Text = step.Content;
+                    foreach (ToolCallFragment f in step.Fragments)
+                    {
+                        delta.ToolCalls.Add(new ToolCallDelta { Index = f.Index, Id = f.Id ?? string.Empty, Name = f.Name ?? string.Empty, Arguments = f.Arguments });
+                    }
+
+                    if (calls.HasCalls && e.Event.Finish == SchedulerFinish.Stop)
+                    {
+                        delta.FinishReason = global::Inference.Gateway.Grpc.FinishReason.ToolCalls;
+                    }
+                }
+
+                await stream.WriteAsync(chunk, cancelled).ConfigureAwait(false);
             }
 
             RunOutcome o = execution.Outcome;
@@ -357,7 +375,7 @@ public sealed class InferenceGrpcService
     /// <summary>
     /// The proto field path of a parameter named in the HTTP API's terms: sampling fields live in <c>sampling</c>
     /// (chat's top_logprobs is <c>sampling.logprobs</c>), the prompt is the oneof case the client set, vLLM's
-    /// structured_outputs are response_format's cases, and a tool's function fields are the Tool's own.
+    /// structured_outputs are response_format's cases, and a tool's or a call's function fields are its own.
     /// </summary>
     internal static string ProtoField(string param, string promptField) => param switch
     {
@@ -366,7 +384,8 @@ public sealed class InferenceGrpcService
         "structured_outputs.regex" => "response_format.regex",
         "structured_outputs.grammar" => "response_format.grammar",
         "structured_outputs.choice" => "response_format.choice.choices",
-        _ when param.StartsWith("tools[", StringComparison.Ordinal) && param.Contains("].function.", StringComparison.Ordinal) =>
+        "tool_choice.function.name" => "tool_choice.function",
+        _ when (param.StartsWith("tools[", StringComparison.Ordinal) || param.Contains(".tool_calls[", StringComparison.Ordinal)) && param.Contains("].function.", StringComparison.Ordinal) =>
             param.Replace("].function.", "].", StringComparison.Ordinal),
         _ when SamplingOptions.Descriptor.FindFieldByName(param) is not null => "sampling." + param,
         _ => param, // model, echo, messages, messages[i].role, add_generation_prompt: the same name in the proto

@@ -4,6 +4,7 @@ using Inference.Gateway.Api;
 using Inference.Gateway.Serving;
 using Inference.Scheduler;
 using Inference.Worker.Serving;
+using Inference.Worker.Tokenization;
 
 namespace Inference.Gateway.Http;
 
@@ -27,7 +28,7 @@ public sealed class OpenAIResponse
         _choices = new ChoiceState[prepared.PromptIds.Count * n];
         for (int i = 0; i < _choices.Length; i++)
         {
-            _choices[i] = new ChoiceState { Echo = prepared.EchoFor(i) };
+            _choices[i] = new ChoiceState { Echo = prepared.EchoFor(i), Tools = _chat ? ToolCallStream.For(prepared, i) : null };
         }
     }
 
@@ -42,6 +43,12 @@ public sealed class OpenAIResponse
         }
 
         ChoiceState c = _choices[e.Index];
+        if (c.Tools is not null)
+        {
+            c.Step = c.Tools.Push(e.Event.Text, e.Event.Finish != FinishReason.None);
+            return c.Step.Content.Length > 0 || c.Step.Fragments.Count > 0 || IsClientFinish(e.Event.Finish) || (WantLogprobs && e.Event.Sampled is not null) || !c.Started;
+        }
+
         return e.Event.Text.Length > 0 || IsClientFinish(e.Event.Finish) || (WantLogprobs && e.Event.Sampled is not null) || !c.Started;
     }
 
@@ -62,7 +69,7 @@ public sealed class OpenAIResponse
         w.WriteStartArray("choices");
         w.WriteStartObject();
         w.WriteNumber("index", e.Index);
-        string text = ev.Text;
+        string text = c.Tools is null ? ev.Text : c.Step.Content;
         if (!c.Started && c.Echo is not null)
         {
             text = c.Echo + text;
@@ -76,9 +83,26 @@ public sealed class OpenAIResponse
                 w.WriteString("role", "assistant");
             }
 
-            if (text.Length > 0 || !c.Started)
+            IReadOnlyList<ToolCallFragment> fragments = c.Tools is null ? [] : c.Step.Fragments;
+            if (text.Length > 0)
             {
                 w.WriteString("content", text);
+            }
+            else if (!c.Started)
+            {
+                if (fragments.Count > 0)
+                {
+                    w.WriteNull("content");
+                }
+                else
+                {
+                    w.WriteString("content", text);
+                }
+            }
+
+            if (fragments.Count > 0)
+            {
+                WriteToolCallDeltas(w, fragments);
             }
 
             w.WriteEndObject();
@@ -110,7 +134,7 @@ public sealed class OpenAIResponse
             }
         }
 
-        WriteFinish(w, ev.Finish);
+        WriteFinish(w, ev.Finish, c.Tools?.HasCalls == true);
         w.WriteEndObject();
         w.WriteEndArray();
         if (_prepared.Request.IncludeUsage)
@@ -145,7 +169,7 @@ public sealed class OpenAIResponse
         }
 
         ChoiceState c = _choices[e.Index];
-        c.Text.Append(e.Event.Text);
+        c.Text.Append(c.Tools is null ? e.Event.Text : c.Tools.Push(e.Event.Text, e.Event.Finish != FinishReason.None).Content);
         if (e.Event.Finish != FinishReason.None)
         {
             c.Finish = e.Event.Finish;
@@ -176,8 +200,39 @@ public sealed class OpenAIResponse
             {
                 w.WriteStartObject("message");
                 w.WriteString("role", "assistant");
-                w.WriteString("content", c.Text.ToString());
-                w.WriteNull("refusal");
+                if (c.Tools is { HasCalls: true } tools)
+                {
+                    if (tools.Content is { } content)
+                    {
+                        w.WriteString("content", content);
+                    }
+                    else
+                    {
+                        w.WriteNull("content");
+                    }
+
+                    w.WriteNull("refusal");
+                    w.WriteStartArray("tool_calls");
+                    foreach (ChatToolCall call in tools.Calls)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("id", call.Id);
+                        w.WriteString("type", "function");
+                        w.WriteStartObject("function");
+                        w.WriteString("name", call.Name);
+                        w.WriteString("arguments", call.Arguments);
+                        w.WriteEndObject();
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                }
+                else
+                {
+                    w.WriteString("content", c.Text.ToString());
+                    w.WriteNull("refusal");
+                }
+
                 w.WriteEndObject();
                 if (WantLogprobs)
                 {
@@ -212,7 +267,7 @@ public sealed class OpenAIResponse
                 }
             }
 
-            WriteFinish(w, c.Finish);
+            WriteFinish(w, c.Finish, c.Tools?.HasCalls == true);
             w.WriteEndObject();
         }
 
@@ -272,9 +327,13 @@ public sealed class OpenAIResponse
         }
     }
 
-    private static void WriteFinish(Utf8JsonWriter w, FinishReason reason)
+    private static void WriteFinish(Utf8JsonWriter w, FinishReason reason, bool calls)
     {
-        if (FinishReasonString(reason) is { } s)
+        if (calls && reason == FinishReason.Stop)
+        {
+            w.WriteString("finish_reason", "tool_calls");
+        }
+        else if (FinishReasonString(reason) is { } s)
         {
             w.WriteString("finish_reason", s);
         }
@@ -282,6 +341,45 @@ public sealed class OpenAIResponse
         {
             w.WriteNull("finish_reason");
         }
+    }
+
+    // OpenAI's streamed call shape: the first piece of a call has index, id, type and function.name (arguments
+    // ""), later pieces index and function.arguments. Consecutive pieces of one call share an entry.
+    private static void WriteToolCallDeltas(Utf8JsonWriter w, IReadOnlyList<ToolCallFragment> fragments)
+    {
+        w.WriteStartArray("tool_calls");
+        int i = 0;
+        while (i < fragments.Count)
+        {
+            ToolCallFragment first = fragments[i];
+            var arguments = new StringBuilder(first.Arguments);
+            int j = i + 1;
+            while (j < fragments.Count && fragments[j].Index == first.Index && fragments[j].Id is null)
+            {
+                arguments.Append(fragments[j++].Arguments);
+            }
+
+            w.WriteStartObject();
+            w.WriteNumber("index", first.Index);
+            if (first.Id is not null)
+            {
+                w.WriteString("id", first.Id);
+                w.WriteString("type", "function");
+            }
+
+            w.WriteStartObject("function");
+            if (first.Name is not null)
+            {
+                w.WriteString("name", first.Name);
+            }
+
+            w.WriteString("arguments", arguments.ToString());
+            w.WriteEndObject();
+            w.WriteEndObject();
+            i = j;
+        }
+
+        w.WriteEndArray();
     }
 
     private static void WriteUsage(Utf8JsonWriter w, RunOutcome outcome)
@@ -403,5 +501,9 @@ public sealed class OpenAIResponse
         public int TextLength { get; set; }
 
         public FinishReason Finish { get; set; }
+
+        public ToolCallStream? Tools { get; init; }
+
+        public ToolStep Step { get; set; }
     }
 }

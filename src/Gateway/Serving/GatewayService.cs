@@ -142,7 +142,7 @@ public sealed partial class GatewayService
         try
         {
             int[] ids = messages is { Count: > 0 }
-                ? await worker.ApplyChatTemplateAsync(messages, addGenerationPrompt, cancellationToken).ConfigureAwait(false)
+                ? await worker.ApplyChatTemplateAsync(messages, addGenerationPrompt, null, cancellationToken).ConfigureAwait(false)
                 : await worker.TokenizeAsync(text, addSpecialTokens, cancellationToken).ConfigureAwait(false);
             return (ids, info);
         }
@@ -193,7 +193,7 @@ public sealed partial class GatewayService
         {
             if (request.Kind == ApiKind.Chat)
             {
-                ids.Add(await worker.ApplyChatTemplateAsync(request.Messages, request.AddGenerationPrompt, cancellationToken).ConfigureAwait(false));
+                ids.Add(await worker.ApplyChatTemplateAsync(request.Messages, request.AddGenerationPrompt, request.Tools, cancellationToken).ConfigureAwait(false));
             }
             else
             {

@@ -97,10 +97,10 @@ public sealed class GrpcWorker : IWorker
         return [.. reply.Ids];
     }
 
-    public async Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancellationToken)
+    public async Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var request = new Proto.TokenizeRequest { Chat = WorkerProtoMapping.ToProto(messages, addGenerationPrompt) };
+        var request = new Proto.TokenizeRequest { Chat = WorkerProtoMapping.ToProto(messages, addGenerationPrompt, tools) };
         Proto.TokenizeReply reply = await UnaryAsync(c => c.TokenizeAsync(request, Options(cancellationToken)), cancellationToken).ConfigureAwait(false);
         return [.. reply.Ids];
     }

@@ -44,7 +44,7 @@ public interface IWorker : IAsyncDisposable
     Task<int[]> TokenizeAsync(string text, bool addSpecialTokens, CancellationToken cancellationToken);
 
     /// <summary>Renders the model's chat template and tokenizes it; WorkerException(Invalid) when the model has none.</summary>
-    Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancellationToken);
+    Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools, CancellationToken cancellationToken);
 
     Task<string> DetokenizeAsync(IReadOnlyList<int> ids, CancellationToken cancellationToken);
 

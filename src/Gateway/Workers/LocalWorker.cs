@@ -34,8 +34,8 @@ public sealed class LocalWorker : IWorker
     public Task<int[]> TokenizeAsync(string text, bool addSpecialTokens, CancellationToken cancellationToken) =>
         Task.FromResult(_host.Tokenize(text, addSpecialTokens));
 
-    public Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancellationToken) =>
-        Task.FromResult(_host.ApplyChatTemplate(messages, addGenerationPrompt));
+    public Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools, CancellationToken cancellationToken) =>
+        Task.FromResult(_host.ApplyChatTemplate(messages, addGenerationPrompt, tools));
 
     public Task<string> DetokenizeAsync(IReadOnlyList<int> ids, CancellationToken cancellationToken) =>
         Task.FromResult(_host.Detokenize(ids));

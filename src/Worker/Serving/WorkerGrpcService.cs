@@ -41,7 +41,7 @@ internal sealed class WorkerGrpcService : Proto.Worker.WorkerBase
             int[] ids = request.InputCase switch
             {
                 Proto.TokenizeRequest.InputOneofCase.Text => host.Tokenize(request.Text.Text, request.Text.AddSpecialTokens),
-                Proto.TokenizeRequest.InputOneofCase.Chat => host.ApplyChatTemplate(WorkerProtoMapping.FromProto(request.Chat), request.Chat.AddGenerationPrompt),
+                Proto.TokenizeRequest.InputOneofCase.Chat => host.ApplyChatTemplate(WorkerProtoMapping.FromProto(request.Chat), request.Chat.AddGenerationPrompt, WorkerProtoMapping.ToolsFromProto(request.Chat)),
                 _ => throw new WorkerException(RefusalKind.Invalid, "give either text or chat messages", "input"),
             };
             var reply = new Proto.TokenizeReply();

@@ -86,7 +86,7 @@ public sealed class WorkerHost : IDisposable
     }
 
     /// <summary>Renders the chat template and tokenizes the result (the template carries BOS itself).</summary>
-    public int[] ApplyChatTemplate(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public int[] ApplyChatTemplate(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, IReadOnlyList<ChatTool>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         ChatTemplate template = _runtime.Tokenizer.ChatTemplate
@@ -94,7 +94,7 @@ public sealed class WorkerHost : IDisposable
         string text;
         try
         {
-            text = template.Render(messages, addGenerationPrompt);
+            text = template.Render(messages, addGenerationPrompt, tools);
         }
         catch (ArgumentException ex)
         {

@@ -50,12 +50,23 @@ internal static class WorkerProtoMapping
         Created = reply.Created,
     };
 
-    public static Proto.ChatInput ToProto(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public static Proto.ChatInput ToProto(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools = null)
     {
         var input = new Proto.ChatInput { AddGenerationPrompt = addGenerationPrompt };
         foreach (ChatMessage m in messages)
         {
-            input.Messages.Add(new Proto.ChatMessage { Role = m.Role, Content = m.Content });
+            var message = new Proto.ChatMessage { Role = m.Role, Content = m.Content, ToolCallId = m.ToolCallId ?? string.Empty, Name = m.Name ?? string.Empty };
+            foreach (ChatToolCall call in m.ToolCalls ?? [])
+            {
+                message.ToolCalls.Add(new Proto.ToolCall { Id = call.Id, Name = call.Name, Arguments = call.Arguments });
+            }
+
+            input.Messages.Add(message);
+        }
+
+        foreach (ChatTool tool in tools ?? [])
+        {
+            input.Tools.Add(new Proto.ToolDefinition { Name = tool.Name, Description = tool.Description ?? string.Empty, Parameters = tool.ParametersJson ?? string.Empty });
         }
 
         return input;
@@ -66,11 +77,16 @@ internal static class WorkerProtoMapping
         var messages = new ChatMessage[input.Messages.Count];
         for (int i = 0; i < messages.Length; i++)
         {
-            messages[i] = new ChatMessage(input.Messages[i].Role, input.Messages[i].Content);
+            Proto.ChatMessage m = input.Messages[i];
+            ChatToolCall[]? calls = m.ToolCalls.Count == 0 ? null : [.. m.ToolCalls.Select(c => new ChatToolCall(c.Id, c.Name, c.Arguments))];
+            messages[i] = new ChatMessage(m.Role, m.Content, calls, m.ToolCallId.Length == 0 ? null : m.ToolCallId, m.Name.Length == 0 ? null : m.Name);
         }
 
         return messages;
     }
+
+    public static ChatTool[]? ToolsFromProto(Proto.ChatInput input) =>
+        input.Tools.Count == 0 ? null : [.. input.Tools.Select(t => new ChatTool(t.Name, t.Description.Length == 0 ? null : t.Description, t.Parameters.Length == 0 ? null : t.Parameters))];
 
     public static Proto.GenerateRequest ToProto(GenerationRequest request)
     {

@@ -52,9 +52,6 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
 
     private static readonly (string Name, string Value)[] RefusedOnChat =
     [
-        ("tools", """[{"type":"function","function":{"name":"f"}}]"""),
-        ("tool_choice", "\"auto\""),
-        ("parallel_tool_calls", "\"yes\""),
         ("functions", """[{"name":"f"}]"""),
         ("function_call", "\"auto\""),
         ("store", "true"),
@@ -101,10 +98,23 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
             d.Add(Cmpl, CmplBody($",\"{name}\":{value}"), name, "unsupported_parameter");
         }
 
-        // A second value for the fields accepted with one value only.
-        d.Add(Chat, ChatBody(""","tool_choice":"required" """), "tool_choice", "unsupported_parameter");
-        d.Add(Chat, ChatBody(""","tool_choice":{"type":"function","function":{"name":"f"}}"""), "tool_choice", "unsupported_parameter");
-        d.Add(Chat, ChatBody(""","tools":[],"tool_choice":"auto" """), "tool_choice", "unsupported_parameter");
+        // Tools: a bad definition or choice names the field at fault.
+        const string F = """{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}}}}}""";
+        d.Add(Chat, ChatBody(""","tool_choice":"required" """), "tool_choice", "invalid_value");
+        d.Add(Chat, ChatBody(""","tools":[],"tool_choice":"auto" """), "tool_choice", "invalid_value");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"tool_choice":"sometimes" """), "tool_choice", "invalid_value");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"tool_choice":{"type":"function","function":{"name":"g"}}"""), "tool_choice.function.name", "invalid_value");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"tool_choice":{"type":"function"}"""), "tool_choice.function", "missing_required_parameter");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"parallel_tool_calls":"yes" """), "parallel_tool_calls", "invalid_type");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}},{{{F}}}]"""), "tools[1].function.name", "invalid_value");
+        d.Add(Chat, ChatBody(""","tools":{"type":"function"}"""), "tools", "invalid_type");
+        d.Add(Chat, ChatBody(""","tools":[{"type":"retrieval"}]"""), "tools[0].type", "invalid_value");
+        d.Add(Chat, ChatBody(""","tools":[{"type":"function"}]"""), "tools[0].function", "missing_required_parameter");
+        d.Add(Chat, ChatBody(""","tools":[{"type":"function","function":{"name":"f","extra":1}}]"""), "tools[0].function.extra", "unknown_parameter");
+        d.Add(Chat, ChatBody(""","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"array"}}}]"""), "tools[0].function.parameters", "invalid_value");
+        d.Add(Chat, ChatBody(""","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer","multipleOf":3}}}}}]"""), "tools[0].function.parameters", "invalid_schema");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"tool_choice":"required","response_format":{"type":"json_object"}"""), "tool_choice", "invalid_value");
+        d.Add(Chat, ChatBody($$$""","tools":[{{{F}}}],"tool_choice":"required","n":2"""), "n", "invalid_value");
         // Output constraints: a bad one names the field at fault.
         foreach (string path in new[] { Chat, Cmpl })
         {
@@ -147,10 +157,14 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         d.Add(Cmpl, CmplBody(""","echo":true,"logprobs":1"""), "echo", "unsupported_parameter");
 
         // Message fields the chat template would drop.
-        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi","name":"bob"}]}""", "messages[0].name", "unsupported_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi","name":7}]}""", "messages[0].name", "invalid_type");
         d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"x","refusal":"no"}]}""", "messages[1].refusal", "unsupported_parameter");
-        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"assistant","content":"x","tool_calls":[{"id":"1"}]},{"role":"user","content":"hi"}]}""", "messages[0].tool_calls", "unsupported_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"assistant","content":"x","tool_calls":[{"id":"1"}]},{"role":"user","content":"hi"}]}""", "messages[0].tool_calls[0].function", "missing_required_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{bad"}}]},{"role":"user","content":"hi"}]}""", "messages[0].tool_calls[0].function.arguments", "invalid_value");
         d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi","tool_call_id":"1"}]}""", "messages[0].tool_call_id", "unsupported_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id", "missing_required_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi"},{"role":"user","content":"x","tool_calls":[{"id":"1"}]}]}""", "messages[1].tool_calls", "unsupported_parameter");
+        d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"function","content":"x","name":"f"}]}""", "messages[0].role", "unsupported_parameter");
         d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":"hi","mood":"ok"}]}""", "messages[0].mood", "unknown_parameter");
         d.Add(Chat, $$$"""{"model":"{{{M}}}","messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}""", "messages[0].content[0].cache_control", "unknown_parameter");
 
@@ -279,7 +293,9 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
     public static TheoryData<string, string> GrpcRefused() => new()
     {
         { "echo_logprobs", "echo" },
-        { "tool_role", "messages[0].role" },
+        { "tool_role", "messages[0].tool_call_id" },
+        { "tool_unknown_choice", "tool_choice.function" },
+        { "tool_bad_schema", "tools[0].parameters" },
         { "long_user", "sampling.user" },
         { "chat_logprobs", "sampling.logprobs" },
         { "temperature", "sampling.temperature" },
@@ -310,6 +326,12 @@ public sealed partial class ParameterTests(ModelFixture model) : IAsyncLifetime
         {
             case "echo_logprobs": complete.Echo = true; complete.Sampling.Logprobs = 1; break;
             case "tool_role": chat.Messages[0].Role = "tool"; isChat = true; break;
+            case "tool_unknown_choice":
+                chat.Tools.Add(new Tool { Name = "f" });
+                chat.ToolChoice = new ToolChoice { Function = "g" };
+                isChat = true;
+                break;
+            case "tool_bad_schema": chat.Tools.Add(new Tool { Name = "f", Parameters = """{"type":"object","properties":{"a":{"type":"string","format":"email"}}}""" }); isChat = true; break;
             case "long_user": complete.Sampling.User = new string('u', 300); break;
             case "chat_logprobs": chat.Sampling.Logprobs = 50; isChat = true; break;
             case "temperature": complete.Sampling.Temperature = 3; break;

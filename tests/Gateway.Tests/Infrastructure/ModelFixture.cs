@@ -79,3 +79,58 @@ public sealed class GrpcModelCollection : ICollectionFixture<GrpcModelFixture>
 {
     public const string Name = "grpc-model";
 }
+
+/// <summary>
+/// A generated Qwen2-architecture model (random weights, ChatML byte-level tokenizer, 4,096-token context) whose
+/// chat template is Qwen2.5-Instruct's real one: it renders tools, assistant tool calls and tool results, which
+/// the bundled model's 256-token context and Llama 2 template cannot.
+/// </summary>
+public sealed class ToolModelFixture : IModelFixture, IDisposable
+{
+    public const string ModelName = "tool-qwen-test";
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "tool-model-" + Guid.NewGuid().ToString("N"));
+
+    public ToolModelFixture()
+    {
+        var config = new Inference.Worker.Models.ModelConfig
+        {
+            Architecture = Inference.Worker.Models.ModelArchitecture.Qwen2,
+            ArchitectureName = "Qwen2ForCausalLM",
+            VocabSize = 600,
+            HiddenSize = 64,
+            IntermediateSize = 128,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 4,
+            NumKeyValueHeads = 2,
+            HeadDim = 16,
+            RmsNormEps = 1e-6,
+            RopeTheta = 1000000,
+            MaxPositionEmbeddings = 4096,
+            TieWordEmbeddings = false,
+            AttentionBias = true,
+        };
+        Inference.TestSupport.RandomModelWriter.Write(_dir, config, seed: 14);
+        string configPath = Path.Combine(_dir, "tokenizer_config.json");
+        var tokenizerConfig = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        tokenizerConfig["chat_template"] = File.ReadAllText(RepoFiles.InRepo("tests/Worker.Tests/TestData/tokenizers/chat-templates/qwen2.5-instruct.jinja"));
+        File.WriteAllText(configPath, tokenizerConfig.ToJsonString());
+        Host = WorkerHost.Start(new WorkerOptions { ModelDir = _dir, KvCacheMemory = "32MiB" }, new EngineOptions(), ModelName);
+    }
+
+    public WorkerHost Host { get; }
+
+    public Task<IWorker> CreateWorkerAsync() => Task.FromResult<IWorker>(new LocalWorker(Host, ownsHost: false));
+
+    public void Dispose()
+    {
+        Host.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ToolModelCollection : ICollectionFixture<ToolModelFixture>
+{
+    public const string Name = "tool-model";
+}

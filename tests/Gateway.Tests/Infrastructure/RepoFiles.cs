@@ -10,6 +10,9 @@ internal static class RepoFiles
     /// <summary>models/brown-llama-5m in the repository (found above the binaries or at the RepoRoot recorded at build time).</summary>
     public static string BundledModel() => Path.Combine(Root(), "models", BundledModelName);
 
+    /// <summary>A file of the repository by its path from the root.</summary>
+    public static string InRepo(string relative) => Path.Combine(Root(), relative);
+
     /// <summary>Inference.Worker.dll with its runtimeconfig: beside the tests, or the worker's own build output.</summary>
     public static string WorkerDll()
     {

@@ -20,14 +20,14 @@ public sealed class GrpcWorkerTests
         await using GrpcWorker remote = await TestWorkers.ConnectAsync(server.Address);
         await using var local = new LocalWorker(TestWorkers.StartHost());
         using var timeout = new CancellationTokenSource(TestWorkers.Timeout);
-        int[] prompt = await local.ApplyChatTemplateAsync([new ChatMessage("user", "Tell me about the jury.")], true, timeout.Token);
+        int[] prompt = await local.ApplyChatTemplateAsync([new ChatMessage("user", "Tell me about the jury.")], true, null, timeout.Token);
         var sampling = new SamplingParams { Temperature = 0.9f, TopP = 0.95f, Seed = 1234, MaxTokens = 32, Logprobs = 3 };
         GenerationRequest request = Request("same", prompt, sampling) with { N = 2, StopStrings = ["\n\n"] };
 
         List<ServedEvent> expected = await TestWorkers.CollectAsync(local.GenerateAsync(request, timeout.Token));
         List<ServedEvent> actual = await TestWorkers.CollectAsync(remote.GenerateAsync(request, timeout.Token));
 
-        Assert.Equal(prompt, await remote.ApplyChatTemplateAsync([new ChatMessage("user", "Tell me about the jury.")], true, timeout.Token));
+        Assert.Equal(prompt, await remote.ApplyChatTemplateAsync([new ChatMessage("user", "Tell me about the jury.")], true, null, timeout.Token));
         Assert.Equal(expected.Count, actual.Count);
         for (int i = 0; i < expected.Count; i++)
         {

@@ -47,8 +47,8 @@ internal sealed class ScriptedWorker : IWorker
     public Task<int[]> TokenizeAsync(string text, bool addSpecialTokens, CancellationToken cancellationToken) =>
         _inner.TokenizeAsync(text, addSpecialTokens, cancellationToken);
 
-    public Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, CancellationToken cancellationToken) =>
-        _inner.ApplyChatTemplateAsync(messages, addGenerationPrompt, cancellationToken);
+    public Task<int[]> ApplyChatTemplateAsync(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ChatTool>? tools, CancellationToken cancellationToken) =>
+        _inner.ApplyChatTemplateAsync(messages, addGenerationPrompt, tools, cancellationToken);
 
     public Task<string> DetokenizeAsync(IReadOnlyList<int> ids, CancellationToken cancellationToken) =>
         _inner.DetokenizeAsync(ids, cancellationToken);

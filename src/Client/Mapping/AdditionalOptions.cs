@@ -140,9 +140,22 @@ internal static class AdditionalOptions
     private static List<(object? Key, object? Value)> Pairs(string key, object? value) => value switch
     {
         JsonElement { ValueKind: JsonValueKind.Object } e => e.EnumerateObject().Select(p => ((object?)p.Name, (object?)p.Value)).ToList(),
-        IDictionary d => d.Cast<DictionaryEntry>().Select(p => ((object?)p.Key, p.Value)).ToList(),
+        IDictionary d => Entries(d),
         _ => throw Wrong(key, value, "a dictionary of token id to bias"),
     };
+
+    // IDictionary's own enumerator yields DictionaryEntry; the generic one a Dictionary<,> also has yields KeyValuePair.
+    private static List<(object? Key, object? Value)> Entries(IDictionary dictionary)
+    {
+        var entries = new List<(object? Key, object? Value)>(dictionary.Count);
+        IDictionaryEnumerator e = dictionary.GetEnumerator();
+        while (e.MoveNext())
+        {
+            entries.Add((e.Key, e.Value));
+        }
+
+        return entries;
+    }
 
     private static bool IsNumber(IConvertible c) => c.GetTypeCode() is >= TypeCode.SByte and <= TypeCode.Decimal;
 

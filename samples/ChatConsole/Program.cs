@@ -23,11 +23,16 @@ using IChatClient client = new InferenceChatClient(endpoint, key, model);
 
 var options = new ChatOptions { MaxOutputTokens = maxTokens };
 List<ChatMessage> history = Fresh();
-using var cancel = new CancellationTokenSource();
+// Ctrl+C while an answer streams stops that answer (the call is cancelled, the gateway aborts the request); at the
+// prompt it ends the program as usual.
+CancellationTokenSource? answering = null;
 Console.CancelKeyPress += (_, e) =>
 {
-    e.Cancel = true; // Ctrl+C stops the answer being written, not the program
-    cancel.Cancel();
+    if (Volatile.Read(ref answering) is { } turn)
+    {
+        e.Cancel = true;
+        turn.Cancel();
+    }
 };
 
 Console.WriteLine($"chatting with {model} at {endpoint} (/reset, /exit)");
@@ -53,9 +58,11 @@ while (true)
 
     history.Add(new ChatMessage(ChatRole.User, line));
     var updates = new List<ChatResponseUpdate>();
+    using var turn = new CancellationTokenSource();
+    Volatile.Write(ref answering, turn);
     try
     {
-        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(history, options, cancel.Token))
+        await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(history, options, turn.Token))
         {
             Console.Write(update.Text);
             updates.Add(update);
@@ -70,16 +77,16 @@ while (true)
     {
         Console.WriteLine(" [stopped]");
         history.AddMessages(updates); // keep what was said before the stop
-        if (!cancel.TryReset())
-        {
-            return 130;
-        }
     }
     catch (InferenceServiceException ex)
     {
         Console.WriteLine();
         Console.Error.WriteLine($"error: {ex.Message}");
         history.RemoveAt(history.Count - 1);
+    }
+    finally
+    {
+        Volatile.Write(ref answering, null);
     }
 }
 

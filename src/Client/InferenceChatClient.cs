@@ -33,7 +33,7 @@ public sealed class InferenceChatClient : IChatClient
     private readonly GrpcChannel _channel;
     private readonly bool _ownsChannel;
     private readonly Proto.InferenceService.InferenceServiceClient _client;
-    private readonly Metadata? _headers;
+    private readonly string? _authorization;
     private readonly ChatClientMetadata _metadata;
 
     /// <summary>A client over a caller's channel; the channel is not disposed with the client.</summary>
@@ -60,7 +60,7 @@ public sealed class InferenceChatClient : IChatClient
         _channel = channel;
         _ownsChannel = ownsChannel;
         _client = new Proto.InferenceService.InferenceServiceClient(channel);
-        _headers = string.IsNullOrEmpty(apiKey) ? null : new Metadata { { "authorization", "Bearer " + apiKey } };
+        _authorization = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
         DefaultModelId = defaultModelId;
         // A caller's channel does not expose its address's scheme, only host:port (ChannelBase.Target).
         _metadata = new ChatClientMetadata(ProviderName, endpoint, defaultModelId);
@@ -90,7 +90,9 @@ public sealed class InferenceChatClient : IChatClient
         AsyncServerStreamingCall<Proto.CompletionChunk> call;
         try
         {
-            call = _client.Chat(request, new CallOptions(_headers, cancellationToken: cancellationToken));
+            // Metadata is mutable: a fresh one per call, so concurrent calls share nothing.
+            Metadata? headers = _authorization is null ? null : new Metadata { { "authorization", _authorization } };
+            call = _client.Chat(request, new CallOptions(headers, cancellationToken: cancellationToken));
         }
         catch (RpcException ex)
         {

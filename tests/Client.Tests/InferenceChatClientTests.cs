@@ -169,17 +169,22 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
         Assert.Equal(response.ResponseId, record.GetProperty("request_id").GetString());
     }
 
-    [Fact]
-    public async Task Cancellation_MidStream_OperationCanceled_GatewayRecordsACancelledRequest()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a caller's channel reports cancellation as RpcException(Cancelled); the client maps it
+    public async Task Cancellation_MidStream_OperationCanceled_GatewayRecordsACancelledRequest(bool callersChannel)
     {
+        using var channel = GrpcChannel.ForAddress(gateway.GrpcAddress);
+        IChatClient client = callersChannel ? channel.AsIChatClient(M, LiveGateway.Key) : _client;
         using var cts = new CancellationTokenSource();
         ChatOptions options = Options(1000, temperature: 1, noCache: true, ignoreEos: true);
-        options.AdditionalProperties![InferenceAdditionalProperties.User] = "client-tests-cancel";
+        string user = "client-tests-cancel-" + callersChannel;
+        options.AdditionalProperties![InferenceAdditionalProperties.User] = user;
         int received = 0;
 
         Task consume = Task.Run(async () =>
         {
-            await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(Ask("Tell me a long story."), options, cts.Token))
+            await foreach (ChatResponseUpdate update in client.GetStreamingResponseAsync(Ask("Tell me a long story."), options, cts.Token))
             {
                 if (++received == 3)
                 {
@@ -188,10 +193,24 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
             }
         });
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consume).Within();
-        JsonElement record = await Eventually(async () => (await gateway.UsageRecordsAsync()).FirstOrDefault(r => r.TryGetProperty("user", out JsonElement u) && u.GetString() == "client-tests-cancel"));
+        OperationCanceledException ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => consume).Within();
+        Assert.Equal(cts.Token, ex.CancellationToken);
+        JsonElement record = await Eventually(async () => (await gateway.UsageRecordsAsync()).FirstOrDefault(r => r.TryGetProperty("user", out JsonElement u) && u.GetString() == user));
         Assert.Equal("cancelled", record.GetProperty("status").GetString());
         Assert.InRange(record.GetProperty("completion_tokens").GetInt32(), 3, 999);
+    }
+
+    [Fact]
+    public async Task ConcurrentCalls_OnOneClient_EachGetsItsOwnAnswer()
+    {
+        Task<ChatResponse>[] calls = Enumerable.Range(0, 4)
+            .Select(i => _client.GetResponseAsync(Ask("Hello"), Options(3 + i, noCache: true, ignoreEos: true)))
+            .ToArray();
+
+        ChatResponse[] responses = await Task.WhenAll(calls).Within();
+
+        Assert.Equal([3L, 4L, 5L, 6L], responses.Select(r => r.Usage!.OutputTokenCount!.Value));
+        Assert.Equal(4, responses.Select(r => r.ResponseId).Distinct().Count());
     }
 
     [Fact]
@@ -199,7 +218,8 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
     {
         ChatOptions options = Options(1000, temperature: 1, noCache: true, ignoreEos: true);
         options.AdditionalProperties![InferenceAdditionalProperties.User] = "client-tests-break";
-        await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(Ask("Tell me a long story."), options))
+        using var timeout = new CancellationTokenSource(TestTimeouts.Call);
+        await foreach (ChatResponseUpdate update in _client.GetStreamingResponseAsync(Ask("Tell me a long story."), options, timeout.Token))
         {
             break;
         }

@@ -66,6 +66,11 @@ internal static class AdditionalOptions
                     break;
                 case InferenceAdditionalProperties.Strict:
                     bool strict = Bool(key, value);
+                    if (request.Tools.Count == 0 && request.ResponseFormat?.JsonSchema is null)
+                    {
+                        throw new ArgumentException($"ChatOptions.AdditionalProperties['{key}'] applies to tools and a JSON schema response format; the request has neither.");
+                    }
+
                     foreach (Proto.Tool tool in request.Tools)
                     {
                         tool.Strict = strict;

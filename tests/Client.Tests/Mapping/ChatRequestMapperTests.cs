@@ -263,6 +263,7 @@ public sealed class ChatRequestMapperTests
     [InlineData("top_a", 1)]
     [InlineData("min_p", "high")]
     [InlineData("ignore_eos", 1)]
+    [InlineData("strict", true)] // with neither tools nor a JSON schema it would apply to nothing
     public void ToRequest_UnknownOrMistypedExtra_ArgumentExceptionNamingTheKey(string key, object value)
     {
         var options = new ChatOptions { AdditionalProperties = new() { [key] = value } };

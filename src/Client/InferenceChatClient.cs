@@ -70,9 +70,26 @@ public sealed class InferenceChatClient : IChatClient
     public string? DefaultModelId { get; }
 
     /// <inheritdoc />
+    /// <remarks>The same stream as <see cref="GetStreamingResponseAsync"/>, folded into one response; the gateway's
+    /// per-request figures (<see cref="InferenceResponseProperties"/>) are in <see cref="ChatResponse.AdditionalProperties"/>.</remarks>
     public async Task<ChatResponse> GetResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+        {
+            updates.Add(update);
+        }
+
+        ChatResponse response = updates.ToChatResponse();
+        // ToChatResponse files an update's properties under its message; these describe the whole request.
+        if (updates.FindLast(u => u.AdditionalProperties is not null)?.AdditionalProperties is { } properties)
+        {
+            response.AdditionalProperties = new AdditionalPropertiesDictionary(properties);
+        }
+
+        return response;
+    }
 
     /// <inheritdoc />
     public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(

@@ -64,6 +64,8 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
         Assert.InRange(usage.OutputTokenCount!.Value, 1, 24);
         Assert.Equal(usage.InputTokenCount + usage.OutputTokenCount, usage.TotalTokenCount);
         Assert.NotNull(usage.CachedInputTokenCount);
+        Assert.IsType<double>(response.AdditionalProperties![InferenceResponseProperties.TimeToFirstTokenSeconds]);
+        Assert.IsType<bool>(response.AdditionalProperties[InferenceResponseProperties.CacheHit]);
     }
 
     [Fact]
@@ -80,7 +82,21 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
         Assert.NotNull(Assert.Single(updates, u => u.FinishReason is not null).FinishReason);
         UsageContent usage = Assert.Single(updates.SelectMany(u => u.Contents).OfType<UsageContent>());
         Assert.Same(updates[^1], updates.Single(u => u.Contents.Contains(usage))); // usage is the stream's last message
-        Assert.Equal(false, updates[^1].AdditionalProperties![ChatUpdateMapper.CacheHit]);
+        Assert.Equal(false, updates[^1].AdditionalProperties![InferenceResponseProperties.CacheHit]);
+    }
+
+    [Fact]
+    public async Task RepeatedGreedyRequest_SecondIsACacheHit_NoCacheBypassesIt()
+    {
+        ChatResponse first = await _client.GetResponseAsync(Ask("What is a river?"), Options(8)).Within();
+        ChatResponse second = await _client.GetResponseAsync(Ask("What is a river?"), Options(8)).Within();
+        ChatResponse bypass = await _client.GetResponseAsync(Ask("What is a river?"), Options(8, noCache: true)).Within();
+
+        Assert.Equal(false, first.AdditionalProperties![InferenceResponseProperties.CacheHit]);
+        Assert.Equal(true, second.AdditionalProperties![InferenceResponseProperties.CacheHit]);
+        Assert.Equal(false, bypass.AdditionalProperties![InferenceResponseProperties.CacheHit]);
+        Assert.Equal(first.Text, second.Text);
+        Assert.Equal(first.Text, bypass.Text);
     }
 
     [Fact]

@@ -15,15 +15,6 @@ namespace Inference.Client.Mapping;
 /// </summary>
 internal sealed class ChatUpdateMapper
 {
-    /// <summary><see cref="ChatResponseUpdate.AdditionalProperties"/> key of the seconds the request waited for a slot.</summary>
-    public const string QueueTimeSeconds = "queue_time_seconds";
-
-    /// <summary><see cref="ChatResponseUpdate.AdditionalProperties"/> key of the seconds to the first token.</summary>
-    public const string TimeToFirstTokenSeconds = "time_to_first_token_seconds";
-
-    /// <summary><see cref="ChatResponseUpdate.AdditionalProperties"/> key: true when the answer came from the response cache.</summary>
-    public const string CacheHit = "cache_hit";
-
     // By the delta's index; OpenAI's streams start a call with its id and name and append arguments after.
     private readonly SortedDictionary<int, ToolCallBuilder> _calls = [];
     private Proto.CompletionChunk? _last;
@@ -72,9 +63,9 @@ internal sealed class ChatUpdateMapper
             }));
             properties = new AdditionalPropertiesDictionary
             {
-                [QueueTimeSeconds] = usage.QueueTimeSeconds,
-                [TimeToFirstTokenSeconds] = usage.TimeToFirstTokenSeconds,
-                [CacheHit] = chunk.CacheHit,
+                [InferenceResponseProperties.QueueTimeSeconds] = usage.QueueTimeSeconds,
+                [InferenceResponseProperties.TimeToFirstTokenSeconds] = usage.TimeToFirstTokenSeconds,
+                [InferenceResponseProperties.CacheHit] = chunk.CacheHit,
             };
         }
 

@@ -62,8 +62,8 @@ public sealed class ChatUpdateMapperTests
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(Created), response.CreatedAt);
         UsageDetails usage = response.Usage!;
         Assert.Equal((11L, 5L, 16L, 8L), (usage.InputTokenCount, usage.OutputTokenCount, usage.TotalTokenCount, usage.CachedInputTokenCount));
-        Assert.Equal(0.5, updates[^1].AdditionalProperties![ChatUpdateMapper.TimeToFirstTokenSeconds]);
-        Assert.Equal(false, updates[^1].AdditionalProperties![ChatUpdateMapper.CacheHit]);
+        Assert.Equal(0.5, updates[^1].AdditionalProperties![InferenceResponseProperties.TimeToFirstTokenSeconds]);
+        Assert.Equal(false, updates[^1].AdditionalProperties![InferenceResponseProperties.CacheHit]);
         Assert.Single(response.Messages);
     }
 

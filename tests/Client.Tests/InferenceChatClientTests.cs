@@ -164,10 +164,10 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
     }
 
     [Fact]
-    public async Task ExtrasAndToolOptions_TheGatewayServesToday_AreAccepted()
+    public async Task ExtrasAndToolOptions_AreAccepted()
     {
         ChatOptions options = Options(4, ignoreEos: true);
-        options.ToolMode = ChatToolMode.None; // tool_choice "none": what the server does without tools
+        options.ToolMode = ChatToolMode.None; // tool_choice "none"
         options.AllowMultipleToolCalls = false;
         options.AdditionalProperties![InferenceAdditionalProperties.MinP] = 0.05;
         options.AdditionalProperties[InferenceAdditionalProperties.RepetitionPenalty] = 1.1;
@@ -183,6 +183,56 @@ public sealed class InferenceChatClientTests(LiveGateway gateway) : IDisposable
         Assert.Equal(4, response.Usage!.OutputTokenCount);
         JsonElement record = await Eventually(async () => (await gateway.UsageRecordsAsync()).FirstOrDefault(r => r.TryGetProperty("user", out JsonElement u) && u.GetString() == "client-tests-extras"));
         Assert.Equal(response.ResponseId, record.GetProperty("request_id").GetString());
+    }
+
+    [Fact]
+    public async Task Tools_RequireSpecific_AnAIFunctionIsCalledWithArgumentsItsSchemaAccepts()
+    {
+        // AIFunctionFactory derives the parameters' JSON Schema from the delegate; the gateway enforces it.
+        AIFunction weather = AIFunctionFactory.Create((string city, long days) => $"{city}: sunny for {days} days", "get_weather", "Weather forecast");
+        ChatOptions options = Options(120, temperature: 1, noCache: true);
+        options.Seed = 7;
+        options.Tools = [weather, AIFunctionFactory.Create((string to) => "sent", "send_mail")];
+        options.ToolMode = ChatToolMode.RequireSpecific("get_weather");
+
+        ChatResponse response = await _client.GetResponseAsync(Ask("Weather in Seoul?"), options).Within();
+
+        Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+        FunctionCallContent call = Assert.Single(response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>());
+        Assert.Equal("get_weather", call.Name);
+        Assert.StartsWith("call_", call.CallId, StringComparison.Ordinal);
+        Assert.IsType<JsonElement>(call.Arguments!["city"]);
+        Assert.Equal(JsonValueKind.String, ((JsonElement)call.Arguments["city"]!).ValueKind);
+        Assert.Equal(JsonValueKind.Number, ((JsonElement)call.Arguments["days"]!).ValueKind);
+
+        // The call runs as given: the arguments bind to the delegate's parameters.
+        object? result = await weather.InvokeAsync(new AIFunctionArguments(call.Arguments));
+        Assert.Contains("sunny", result?.ToString(), StringComparison.Ordinal);
+    }
+
+    public enum City
+    {
+        Seoul,
+        Busan,
+    }
+
+    [Fact]
+    public async Task Tools_RequireAny_Streamed_CallsArriveAsFunctionCallContent()
+    {
+        ChatOptions options = Options(120, temperature: 1, noCache: true);
+        options.Seed = 3;
+        // Bounded parameters (an enum, a boolean), so no run can end inside an endless string.
+        options.Tools = [AIFunctionFactory.Create((City city) => "ok", "get_weather"), AIFunctionFactory.Create((bool urgent) => "sent", "send_mail")];
+        options.ToolMode = ChatToolMode.RequireAny;
+        options.AllowMultipleToolCalls = false;
+
+        List<ChatResponseUpdate> updates = await CollectAsync(_client.GetStreamingResponseAsync(Ask("Do something"), options)).Within();
+
+        FunctionCallContent call = Assert.Single(updates.SelectMany(u => u.Contents).OfType<FunctionCallContent>());
+        Assert.Contains(call.Name, new[] { "get_weather", "send_mail" });
+        Assert.True(call.Arguments is not null, call.Exception?.ToString());
+        Assert.Equal(ChatFinishReason.ToolCalls, updates.Single(u => u.FinishReason is not null).FinishReason);
+        Assert.DoesNotContain(updates.SelectMany(u => u.Contents).OfType<TextContent>(), t => t.Text.Length > 0);
     }
 
     [Theory]

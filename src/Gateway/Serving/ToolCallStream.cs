@@ -22,7 +22,8 @@ public readonly record struct ToolStep(string Content, IReadOnlyList<ToolCallFra
 /// element's name opens a call, its arguments stream as they are decoded.</item>
 /// <item>auto: the model's own format, Hermes/Qwen <c>&lt;tool_call&gt;{json}&lt;/tool_call&gt;</c> (parsed when the
 /// tag closes; text around it is content) or, when the output starts with <c>{</c>, a Llama 3.x style bare
-/// <c>{"name": ..., "parameters": {...}}</c> object (or array of them) parsed at the end. Output that does not
+/// <c>{"name": ..., "parameters": {...}}</c> object (or array of them, Mistral's format once its [TOOL_CALLS]
+/// token is skipped; kept, the marker is taken off) parsed at the end. Output that does not
 /// parse as a call of a defined function stays content.</item>
 /// </list>
 /// Not thread-safe; one per choice.
@@ -32,6 +33,7 @@ public sealed partial class ToolCallStream
     private const string OpenTag = "<tool_call>";
     private const string CloseTag = "</tool_call>";
     private static readonly ToolCallFragment[] NoFragments = [];
+    private static readonly string[] LeadingMarkers = ["[TOOL_CALLS]", "<|python_tag|>"];
 
     private readonly ToolMode _mode;
     private readonly string? _named;
@@ -40,6 +42,7 @@ public sealed partial class ToolCallStream
     private readonly StringBuilder _buffer = new();
     private readonly StringBuilder _content = new();
     private readonly List<(string Id, string Name, StringBuilder Arguments)> _calls = [];
+    private string _marker = string.Empty; // a leading call marker taken off the output (auto mode)
     private int _cursor; // next unread char of _buffer (required mode)
     private State _state;
     private int _depth;
@@ -291,6 +294,22 @@ public sealed partial class ToolCallStream
                         return;
                     }
 
+                    // A call marker the detokenizer kept (skip_special_tokens false): Mistral's [TOOL_CALLS]
+                    // before a JSON array, Llama 3.1's <|python_tag|> before a JSON call.
+                    string rest = _buffer.ToString(i, _buffer.Length - i);
+                    if (Array.Find(LeadingMarkers, m => rest.StartsWith(m, StringComparison.Ordinal)) is { } marker)
+                    {
+                        _marker = _buffer.ToString(0, i + marker.Length);
+                        _buffer.Remove(0, i + marker.Length);
+                        _state = State.BareJson;
+                        break;
+                    }
+
+                    if (!final && Array.Exists(LeadingMarkers, m => m.StartsWith(rest, StringComparison.Ordinal)))
+                    {
+                        return; // may still become a marker
+                    }
+
                     _state = _buffer[i] == '{' || (_buffer[i] == '[' && i + 1 < _buffer.Length && LooksLikeCallArray(i)) ? State.BareJson : State.Text;
                     if (_buffer[i] == '[' && i + 1 >= _buffer.Length && !final)
                     {
@@ -368,7 +387,7 @@ public sealed partial class ToolCallStream
                     string whole = _buffer.ToString();
                     if (!TryCalls(whole, fragments))
                     {
-                        content.Append(whole);
+                        content.Append(_marker).Append(whole);
                     }
 
                     _buffer.Clear();

@@ -117,7 +117,17 @@ public sealed class ToolCallStreamTests
         AssertEveryCut(ToolMode.Auto, "[{\"name\": \"send_mail\", \"arguments\": {}}]", null, [("send_mail", "{}")]);
     }
 
+    [Fact]
+    public void Auto_MistralAndLlamaMarkers_WhenKept_AreTakenOff()
+    {
+        AssertEveryCut(ToolMode.Auto, "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Seoul\"}, \"id\": \"a1b2c3d4e\"}]", null, [("get_weather", "{\"city\": \"Seoul\"}")]);
+        AssertEveryCut(ToolMode.Auto, "<|python_tag|>{\"name\": \"send_mail\", \"parameters\": {\"to\": \"kim\"}}", null, [("send_mail", "{\"to\": \"kim\"}")]);
+    }
+
     [Theory]
+    [InlineData("[TOOL_CALLS] not a call")]
+    [InlineData("[TOOL")]
+    [InlineData("<|python_tag|>print(1)")]
     [InlineData("The weather is fine. I won't call <tool anything.")]
     [InlineData("{\"name\": \"not_a_tool\", \"arguments\": {}}")]
     [InlineData("{\"city\": \"Seoul\"}")]

@@ -419,14 +419,7 @@ public sealed class InferenceGrpcService
                 w.WriteStartArray("tool_calls");
                 foreach (ToolCall call in m.ToolCalls)
                 {
-                    w.WriteStartObject();
-                    w.WriteString("id", call.Id);
-                    w.WriteString("type", "function");
-                    w.WriteStartObject("function");
-                    w.WriteString("name", call.Name);
-                    w.WriteString("arguments", call.Arguments);
-                    w.WriteEndObject();
-                    w.WriteEndObject();
+                    ToolCallStream.WriteCall(w, call.Id, call.Name, call.Arguments);
                 }
 
                 w.WriteEndArray();

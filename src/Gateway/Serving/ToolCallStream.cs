@@ -486,6 +486,20 @@ public sealed partial class ToolCallStream
         return new ToolCallFragment(index, id, name, string.Empty);
     }
 
+    /// <summary>One call in OpenAI's message shape: <c>{"id", "type": "function", "function": {"name", "arguments"}}</c>.</summary>
+    public static void WriteCall(Utf8JsonWriter w, string id, string name, string arguments)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        w.WriteStartObject();
+        w.WriteString("id", id);
+        w.WriteString("type", "function");
+        w.WriteStartObject("function");
+        w.WriteString("name", name);
+        w.WriteString("arguments", arguments);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
     /// <summary>A call's id: "call_" and 24 hex digits, derived from the request, choice and call index (a replayed
     /// response repeats its ids).</summary>
     public static string CallId(string seed, int index)

@@ -76,6 +76,9 @@ public sealed record InferenceRequest
 
     public bool IncludeUsage { get; init; }
 
+    /// <summary>return_timings: the response carries this request's queue time, TTFT, mean ITL and latency.</summary>
+    public bool ReturnTimings { get; init; }
+
     public bool SkipSpecialTokens { get; init; } = true;
 
     /// <summary>Functions the template shows the model (chat); null: none.</summary>

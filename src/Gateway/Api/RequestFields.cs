@@ -163,6 +163,9 @@ public static class RequestFields
             (null, Refused("vllm_xargs")),
             (null, Refused("mm_processor_kwargs")),
 
+            // This server's own: per-request timings in the response.
+            (null, Implemented("return_timings")),
+
             // vLLM, completions: the prompt is tokenized with special tokens (BOS).
             (cmpl, DefaultOnly("add_special_tokens", "true", v => v.ValueKind == JsonValueKind.True)),
             (cmpl, Refused("prompt_embeds")),

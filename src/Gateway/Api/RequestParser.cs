@@ -234,6 +234,12 @@ public static class RequestParser
             CheckStreamOptions(so);
         }
 
+        bool returnTimings = Bool(root, "return_timings") ?? false;
+        if (returnTimings && stream && !includeUsage)
+        {
+            throw ApiException.Invalid("return_timings", "a stream carries its timings in the usage chunk: set stream_options.include_usage to true with return_timings.");
+        }
+
         string? user = EndUser(root);
         bool skipSpecial = Bool(root, "skip_special_tokens") ?? true;
         return new InferenceRequest
@@ -258,6 +264,7 @@ public static class RequestParser
             Priority = priority,
             Stream = stream,
             IncludeUsage = includeUsage,
+            ReturnTimings = returnTimings,
             User = user,
             SkipSpecialTokens = skipSpecial,
             Grammar = StructuredOutputs.Parse(root),

@@ -216,7 +216,7 @@ public static class OpenAIEndpoints
 
                 response.ContentType = "application/json";
                 using var w = new Utf8JsonWriter(response.BodyWriter);
-                render.WriteComplete(w, execution.Outcome);
+                render.WriteComplete(w, execution.Outcome, prepared.Request.ReturnTimings ? execution.Timings() : null);
                 await w.FlushAsync(aborted).ConfigureAwait(false);
             }
         }
@@ -273,7 +273,7 @@ public static class OpenAIEndpoints
         if (execution.Outcome.Error is null && execution.Prepared.Request.IncludeUsage)
         {
             BeginEvent(body, w);
-            render.WriteUsageChunk(w, execution.Outcome);
+            render.WriteUsageChunk(w, execution.Outcome, execution.Prepared.Request.ReturnTimings ? execution.Timings() : null);
             EndEvent(body, w);
         }
 

@@ -148,7 +148,7 @@ public sealed class OpenAIResponse
     }
 
     /// <summary>The include_usage chunk: "choices": [] and the usage.</summary>
-    public void WriteUsageChunk(Utf8JsonWriter w, RunOutcome outcome)
+    public void WriteUsageChunk(Utf8JsonWriter w, RunOutcome outcome, RequestTimings? timings = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(outcome);
@@ -157,6 +157,7 @@ public sealed class OpenAIResponse
         w.WriteStartArray("choices");
         w.WriteEndArray();
         WriteUsage(w, outcome);
+        WriteTimings(w, timings);
         w.WriteEndObject();
     }
 
@@ -184,7 +185,7 @@ public sealed class OpenAIResponse
     }
 
     /// <summary>The whole chat.completion / text_completion object.</summary>
-    public void WriteComplete(Utf8JsonWriter w, RunOutcome outcome)
+    public void WriteComplete(Utf8JsonWriter w, RunOutcome outcome, RequestTimings? timings = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(outcome);
@@ -266,6 +267,7 @@ public sealed class OpenAIResponse
 
         w.WriteEndArray();
         WriteUsage(w, outcome);
+        WriteTimings(w, timings);
         w.WriteEndObject();
     }
 
@@ -373,6 +375,35 @@ public sealed class OpenAIResponse
         }
 
         w.WriteEndArray();
+    }
+
+    // return_timings: seconds, as the Prometheus histograms and gRPC's Usage report them.
+    private static void WriteTimings(Utf8JsonWriter w, RequestTimings? t)
+    {
+        if (t is null)
+        {
+            return;
+        }
+
+        w.WriteStartObject("timings");
+        w.WriteNumber("queue_time_seconds", t.QueueTime.TotalSeconds);
+        WriteSeconds(w, "time_to_first_token_seconds", t.TimeToFirstToken);
+        WriteSeconds(w, "mean_inter_token_latency_seconds", t.MeanInterTokenLatency);
+        w.WriteNumber("e2e_latency_seconds", t.Latency.TotalSeconds);
+        w.WriteBoolean("cache_hit", t.CacheHit);
+        w.WriteEndObject();
+    }
+
+    private static void WriteSeconds(Utf8JsonWriter w, string name, TimeSpan? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v.TotalSeconds);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 
     private static void WriteUsage(Utf8JsonWriter w, RunOutcome outcome)

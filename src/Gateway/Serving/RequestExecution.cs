@@ -29,6 +29,9 @@ public sealed class RequestExecution : IAsyncDisposable
     private int _ended;
     private bool _clientGone;
     private bool _refused;
+    private long _firstToken;
+    private double _gapSeconds;
+    private int _gaps;
 
     internal RequestExecution(
         GatewayService service, PreparedRequest prepared, Reservation? reservation, string api, IResponseCache? cache,
@@ -82,8 +85,16 @@ public sealed class RequestExecution : IAsyncDisposable
             if (cached is not null && CachedResponse.TryRead(cached, Outcome, out List<RunEvent>? events))
             {
                 CacheHit = true;
+                long[] replayed = new long[Outcome.FinishReasons.Count];
                 foreach (RunEvent e in events)
                 {
+                    if (e.Index >= 0 && e.Event.TokenId >= 0)
+                    {
+                        long now = _time.GetTimestamp();
+                        Observe(now, replayed[e.Index]);
+                        replayed[e.Index] = now;
+                    }
+
                     yield return e;
                 }
 
@@ -122,12 +133,39 @@ public sealed class RequestExecution : IAsyncDisposable
                     _service.Metrics.InterTokenLatency(model, _time.GetElapsedTime(last[e.Index], now).TotalSeconds);
                 }
 
+                Observe(now, last[e.Index]);
                 last[e.Index] = now;
             }
 
             _recorded?.Add(e);
             yield return e;
             more = await run.MoveNextAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// This request's timings as the gateway saw them, from admission to now (return_timings): the worker's queue
+    /// time (0 for a cache hit), the first token's arrival, the mean gap between a choice's tokens.
+    /// </summary>
+    public RequestTimings Timings() => new(
+        CacheHit ? TimeSpan.Zero : Outcome.QueueTime,
+        _firstToken == 0 ? null : _time.GetElapsedTime(_started, _firstToken),
+        _gaps == 0 ? null : TimeSpan.FromSeconds(_gapSeconds / _gaps),
+        _time.GetElapsedTime(_started),
+        CacheHit);
+
+    // A token left a worker (or the cache) at now; previous is the same choice's last token, 0 for its first.
+    private void Observe(long now, long previous)
+    {
+        if (_firstToken == 0)
+        {
+            _firstToken = now;
+        }
+
+        if (previous != 0)
+        {
+            _gapSeconds += _time.GetElapsedTime(previous, now).TotalSeconds;
+            _gaps++;
         }
     }
 

@@ -10,9 +10,11 @@ public sealed record GrpcWorkerOptions
 
     /// <summary>
     /// A worker whose Stats stream is silent this long is Down (it promises a report every 200 ms); the
-    /// stream is then cancelled and its Generate calls fail as Unavailable.
+    /// stream is then cancelled and its Generate calls fail as Unavailable. A worker that dies closes its
+    /// connection and is Down at once; this covers a hung one. 5 s: a busy worker on a starved CPU (2 s was seen
+    /// to fail healthy workers with every core saturated) is not mistaken for a hung one.
     /// </summary>
-    public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan StaleAfter { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Deadline of unary calls (Info, Tokenize, Detokenize, Abort).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(30);

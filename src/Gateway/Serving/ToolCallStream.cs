@@ -41,6 +41,8 @@ public sealed partial class ToolCallStream
     private readonly string _idSeed;
     private readonly StringBuilder _buffer = new();
     private readonly StringBuilder _content = new();
+    private readonly StringBuilder _step = new(); // this Push's content
+    private List<ToolCallFragment>? _fragments; // this Push's fragments, created on the first
     private readonly List<(string Id, string Name, StringBuilder Arguments)> _calls = [];
     private string _marker = string.Empty; // a leading call marker taken off the output (auto mode)
     private int _cursor; // next unread char of _buffer (required mode)
@@ -102,28 +104,31 @@ public sealed partial class ToolCallStream
     public ToolStep Push(string text, bool final)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var fragments = new List<ToolCallFragment>();
-        var content = new StringBuilder();
+        // Per token: nothing allocated unless the piece yields content or fragments.
+        StringBuilder content = _step.Clear();
+        _fragments = null;
         switch (_mode)
         {
             case ToolMode.Named:
-                PushNamed(text, final, fragments);
+                PushNamed(text, final);
                 break;
             case ToolMode.Required:
                 _buffer.Append(text);
-                PushRequired(fragments);
+                PushRequired();
                 break;
             default:
                 _buffer.Append(text);
-                PushAuto(final, fragments, content);
+                PushAuto(final, content);
                 break;
         }
 
         _content.Append(content);
-        return new ToolStep(content.ToString(), fragments.Count == 0 ? NoFragments : fragments);
+        IReadOnlyList<ToolCallFragment> fragments = _fragments ?? (IReadOnlyList<ToolCallFragment>)NoFragments;
+        _fragments = null;
+        return new ToolStep(content.Length == 0 ? string.Empty : content.ToString(), fragments);
     }
 
-    private void PushNamed(string text, bool final, List<ToolCallFragment> fragments)
+    private void PushNamed(string text, bool final)
     {
         // The whole output is the arguments; whitespace before it is dropped, whitespace after the last
         // non-space character is held (released if more follows, dropped at the end).
@@ -142,7 +147,7 @@ public sealed partial class ToolCallStream
                 return;
             }
 
-            fragments.Add(Open(_named!));
+            Emit(Open(_named!));
         }
 
         int end = _buffer.Length;
@@ -156,7 +161,7 @@ public sealed partial class ToolCallStream
             string args = _buffer.ToString(0, end);
             _buffer.Remove(0, end);
             _calls[0].Arguments.Append(args);
-            fragments.Add(new ToolCallFragment(0, null, null, args));
+            Emit(new ToolCallFragment(0, null, null, args));
         }
 
         if (final)
@@ -165,7 +170,7 @@ public sealed partial class ToolCallStream
         }
     }
 
-    private void PushRequired(List<ToolCallFragment> fragments)
+    private void PushRequired()
     {
         while (_cursor < _buffer.Length)
         {
@@ -203,7 +208,7 @@ public sealed partial class ToolCallStream
                         return;
                     }
 
-                    fragments.Add(Open(m.Groups[1].Value));
+                    Emit(Open(m.Groups[1].Value));
                     _cursor = m.Length;
                     _state = State.Arguments;
                     _depth = 0;
@@ -219,7 +224,7 @@ public sealed partial class ToolCallStream
 
                     string piece = _buffer.ToString(from, _cursor - from);
                     _calls[^1].Arguments.Append(piece);
-                    fragments.Add(new ToolCallFragment(_calls.Count - 1, null, null, piece));
+                    Emit(new ToolCallFragment(_calls.Count - 1, null, null, piece));
                     break;
                 case State.AfterArguments:
                     _cursor++;
@@ -271,7 +276,7 @@ public sealed partial class ToolCallStream
         }
     }
 
-    private void PushAuto(bool final, List<ToolCallFragment> fragments, StringBuilder content)
+    private void PushAuto(bool final, StringBuilder content)
     {
         while (true)
         {
@@ -361,7 +366,7 @@ public sealed partial class ToolCallStream
                     }
 
                     string json = close < 0 ? body : body[..close];
-                    if (!TryCalls(json, fragments))
+                    if (!TryCalls(json))
                     {
                         content.Append(OpenTag).Append(json);
                         if (close >= 0)
@@ -385,7 +390,7 @@ public sealed partial class ToolCallStream
                     }
 
                     string whole = _buffer.ToString();
-                    if (!TryCalls(whole, fragments))
+                    if (!TryCalls(whole))
                     {
                         content.Append(_marker).Append(whole);
                     }
@@ -419,7 +424,7 @@ public sealed partial class ToolCallStream
     }
 
     // Parses one call object or an array of them; every element must name a defined function.
-    private bool TryCalls(string json, List<ToolCallFragment> fragments)
+    private bool TryCalls(string json)
     {
         JsonDocument doc;
         try
@@ -469,14 +474,16 @@ public sealed partial class ToolCallStream
 
             foreach ((string name, string arguments) in parsed)
             {
-                fragments.Add(Open(name));
+                Emit(Open(name));
                 _calls[^1].Arguments.Append(arguments);
-                fragments.Add(new ToolCallFragment(_calls.Count - 1, null, null, arguments));
+                Emit(new ToolCallFragment(_calls.Count - 1, null, null, arguments));
             }
 
             return true;
         }
     }
+
+    private void Emit(ToolCallFragment fragment) => (_fragments ??= []).Add(fragment);
 
     private ToolCallFragment Open(string name)
     {

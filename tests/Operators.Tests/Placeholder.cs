@@ -1,0 +1,1 @@
+namespace Inference.Operators.Tests;

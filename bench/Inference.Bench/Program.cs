@@ -10,6 +10,9 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- gemv [MODEL_DIR]
 //          (host products against libtorch mm at decode shapes; with a model folder, forward-only decode of the three
 //          paths interleaved in one process)
+//        dotnet run -c Release --project bench/Inference.Bench -- serve [--backend openai-completions|openai-chat|grpc] [--base-url URL] ...
+//          (serving benchmark against any OpenAI-compatible endpoint or our gRPC API; vllm bench serve's options and
+//          definitions; `serve --help` lists them)
 //        dotnet run -c Release --project bench/Inference.Bench -- create-random-model --out DIR [--arch llama|llama3|qwen2|mistral] ...
 //          (a model folder with deterministic random weights and a synthetic tokenizer)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
@@ -25,6 +28,11 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- constraints [STEPS]
 //          (structured outputs: schema compile time small/large, mask time per state, decode step at batch 1 and 32
 //          with and without constrained rows)
+if (args.Length > 0 && args[0] == "serve")
+{
+    return await Inference.LoadGen.Serving.ServeCommand.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "create-random-model")
 {
     return await CreateRandomModelCommand.Create().Parse(args[1..]).InvokeAsync();
@@ -79,7 +87,7 @@ if (args.Length > 0 && args[0] == "gateway")
 
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway|ledger [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench serve|sweep|plan|runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway|ledger [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 

@@ -13,6 +13,8 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- serve [--backend openai-completions|openai-chat|grpc] [--base-url URL] ...
 //          (serving benchmark against any OpenAI-compatible endpoint or our gRPC API; vllm bench serve's options and
 //          definitions; `serve --help` lists them)
+//        dotnet run -c Release --project bench/Inference.Bench -- sweep --out DIR --rates 1,2,4 [--setting max-num-seqs=8,32] --slo e2el:5000 ...
+//          (serve over rates x engine settings, restarting our gateway per setting; resumable; recommends a setting)
 //        dotnet run -c Release --project bench/Inference.Bench -- create-random-model --out DIR [--arch llama|llama3|qwen2|mistral] ...
 //          (a model folder with deterministic random weights and a synthetic tokenizer)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
@@ -31,6 +33,11 @@ using Inference.Bench;
 if (args.Length > 0 && args[0] == "serve")
 {
     return await Inference.LoadGen.Serving.ServeCommand.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "sweep")
+{
+    return await Inference.LoadGen.Sweeping.SweepCommand.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "create-random-model")

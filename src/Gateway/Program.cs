@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Inference.Gateway.Api;
 using Inference.Gateway.Hosting;
+using Inference.Scheduler;
 using Inference.Worker.Cli;
 using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
@@ -25,6 +26,9 @@ var dtype = new Option<string>("--dtype") { Description = "auto, float32, float1
 var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget, e.g. 512MiB" };
 var maxModelLen = new Option<int?>("--max-model-len") { Description = "Longest prompt + output" };
 var maxNumSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences per step", DefaultValueFactory = _ => 256 };
+var maxBatchedTokens = new Option<int>("--max-num-batched-tokens") { Description = "Most tokens (decodes plus prefill chunks) per step", DefaultValueFactory = _ => new SchedulerOptions().MaxNumBatchedTokens };
+var longPrefill = new Option<int>("--long-prefill-token-threshold") { Description = "Most prompt tokens one sequence prefills per step (0: the step's whole budget)", DefaultValueFactory = _ => 0 };
+var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block", DefaultValueFactory = _ => 16 };
 var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests before 503", DefaultValueFactory = _ => 4096 };
 var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => 4L * 1024 * 1024 };
 var replicas = new Option<int>("--replicas") { Description = "Gateway replicas sharing --redis: while it is unreachable each enforces 1/N of every rate limit", DefaultValueFactory = _ => 1 };
@@ -35,6 +39,9 @@ var root = new RootCommand("Inference gateway: OpenAI-compatible HTTP and gRPC s
     device, dtype, kvMemory, maxModelLen, maxNumSeqs, maxQueued, maxBody,
 };
 root.Options.Add(replicas);
+root.Options.Add(maxBatchedTokens);
+root.Options.Add(longPrefill);
+root.Options.Add(blockSize);
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
@@ -52,12 +59,16 @@ root.SetAction(async (parse, cancellationToken) =>
                 Dtype = parse.GetValue(dtype)!,
                 KvCacheMemory = parse.GetValue(kvMemory),
                 MaxModelLength = parse.GetValue(maxModelLen),
+                BlockSize = parse.GetValue(blockSize),
+                MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
             },
             LocalEngine = engine with
             {
                 Scheduler = engine.Scheduler with
                 {
                     MaxNumSeqs = parse.GetValue(maxNumSeqs),
+                    MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
+                    LongPrefillTokenThreshold = parse.GetValue(longPrefill),
                     MaxQueuedRequests = parse.GetValue(maxQueued),
                 },
             },

@@ -62,7 +62,7 @@ public sealed partial class BatchScheduler
                 continue;
             }
 
-            int chunk = Math.Min(seq.Pending, budget);
+            int chunk = Math.Min(seq.Pending, PrefillBudget(budget));
 
             // Like a decode, a started prefill may take blocks from lower-class, newer work; otherwise
             // prefills holding part of their blocks could wait on each other forever.
@@ -100,7 +100,7 @@ public sealed partial class BatchScheduler
 
         // At least one token must be computed to produce logits.
         int cachedTokens = Math.Min(cachedBlocks * _blocks.BlockSize, (tokens.Length - 1) / _blocks.BlockSize * _blocks.BlockSize);
-        chunk = Math.Min(tokens.Length - cachedTokens, budget);
+        chunk = Math.Min(tokens.Length - cachedTokens, PrefillBudget(budget));
         if (!_blocks.TryAllocate(seq.BlockTable, tokens, cachedTokens + chunk, seq.PrefixSalt, _watermarkBlocks, out int served))
         {
             chunk = 0;
@@ -108,7 +108,7 @@ public sealed partial class BatchScheduler
         }
 
         // The manager may serve fewer cached tokens than counted (e.g. capped); compute the rest.
-        chunk = Math.Min(tokens.Length - served, budget);
+        chunk = Math.Min(tokens.Length - served, PrefillBudget(budget));
         if (served + chunk > seq.BlockTable.Count * _blocks.BlockSize && !_blocks.TryAppend(seq.BlockTable, served + chunk, _plan.BlockCopies))
         {
             _blocks.Free(seq.BlockTable);
@@ -125,6 +125,9 @@ public sealed partial class BatchScheduler
         AddPrefillChunk(seq, chunk);
         return true;
     }
+
+    private int PrefillBudget(int budget) =>
+        _options.LongPrefillTokenThreshold > 0 ? Math.Min(budget, _options.LongPrefillTokenThreshold) : budget;
 
     private void AddPrefillChunk(Sequence seq, int chunk)
     {

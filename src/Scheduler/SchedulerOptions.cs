@@ -9,6 +9,13 @@ public sealed record SchedulerOptions
     /// <summary>Most tokens in one step: one per decode plus prefill chunks.</summary>
     public int MaxNumBatchedTokens { get; init; } = 2048;
 
+    /// <summary>
+    /// Most prompt tokens one sequence prefills in a step (vLLM's long_prefill_token_threshold); 0: up to the step's
+    /// whole budget. A smaller chunk lets several prompts start in the same step and bounds how long one long prompt
+    /// holds the step (inter-token latency of running decodes) at some cost in prefill throughput.
+    /// </summary>
+    public int LongPrefillTokenThreshold { get; init; }
+
     /// <summary>Fraction of KV blocks kept free when admitting new work, so running decodes rarely preempt.</summary>
     public double Watermark { get; init; } = 0.01;
 
@@ -48,6 +55,7 @@ public sealed record SchedulerOptions
 
         Require(MaxNumSeqs >= 1, nameof(MaxNumSeqs), MaxNumSeqs, "must be >= 1");
         Require(MaxNumBatchedTokens >= 1, nameof(MaxNumBatchedTokens), MaxNumBatchedTokens, "must be >= 1");
+        Require(LongPrefillTokenThreshold >= 0, nameof(LongPrefillTokenThreshold), LongPrefillTokenThreshold, "must be >= 0 (0: no limit)");
         Require(Watermark is >= 0 and < 1, nameof(Watermark), Watermark, "must be in [0, 1)");
         Require(MaxPriorityPreemptionsPerSequence >= 0, nameof(MaxPriorityPreemptionsPerSequence), MaxPriorityPreemptionsPerSequence, "must be >= 0");
         Require(MaxModelLength >= 1, nameof(MaxModelLength), MaxModelLength, "must be >= 1");

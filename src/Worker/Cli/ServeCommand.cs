@@ -34,6 +34,7 @@ internal static class ServeCommand
         var chatTemplate = new Option<string?>("--chat-template") { Description = "llama2, llama3, chatml or mistral (overrides detection)" };
         var maxNumSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences per step", DefaultValueFactory = _ => new SchedulerOptions().MaxNumSeqs };
         var maxBatchedTokens = new Option<int>("--max-num-batched-tokens") { Description = "Most tokens per step", DefaultValueFactory = _ => new SchedulerOptions().MaxNumBatchedTokens };
+        var longPrefill = new Option<int>("--long-prefill-token-threshold") { Description = "Most prompt tokens one sequence prefills per step (0: the step's whole budget)", DefaultValueFactory = _ => 0 };
         var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests beyond which new ones are refused", DefaultValueFactory = _ => new SchedulerOptions().MaxQueuedRequests };
         var maxQueuedTokens = new Option<long>("--max-queued-tokens") { Description = "Waiting prompt tokens beyond which new requests are refused", DefaultValueFactory = _ => new SchedulerOptions().MaxQueuedTokens };
         var noPrefixCaching = new Option<bool>("--no-prefix-caching") { Description = "Do not reuse KV blocks of repeated prompt prefixes" };
@@ -42,7 +43,7 @@ internal static class ServeCommand
         var command = new Command(Name, "Serve a model folder over gRPC (worker.proto, h2c) until SIGTERM")
         {
             model, servedName, host, port, device, dtype, kvMemory, maxModelLen, blockSize, chatTemplate,
-            maxNumSeqs, maxBatchedTokens, maxQueued, maxQueuedTokens, noPrefixCaching, drainTimeout,
+            maxNumSeqs, maxBatchedTokens, longPrefill, maxQueued, maxQueuedTokens, noPrefixCaching, drainTimeout,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -71,6 +72,7 @@ internal static class ServeCommand
                 {
                     MaxNumSeqs = parse.GetValue(maxNumSeqs),
                     MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
+                    LongPrefillTokenThreshold = parse.GetValue(longPrefill),
                     MaxQueuedRequests = parse.GetValue(maxQueued),
                     MaxQueuedTokens = parse.GetValue(maxQueuedTokens),
                 },

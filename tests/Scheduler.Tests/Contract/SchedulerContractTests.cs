@@ -283,6 +283,26 @@ public abstract class SchedulerContractTests
         Assert.Equal(6, engine.OutputTokensByTenant["t"]);
     }
 
+    [Theory]
+    [InlineData(0, 2, 2048)]   // no limit: the first prompt takes 2048 of the 3072, the second the rest
+    [InlineData(256, 3, 256)]  // 256 per prompt: three prompts start in the first step
+    public void Schedule_LongPrefillTokenThreshold_CapsEachPromptsChunk(int threshold, int expectedStarted, int expectedFirstChunk)
+    {
+        FakeEngine engine = Engine(new SchedulerOptions { MaxNumBatchedTokens = 768 * 4, LongPrefillTokenThreshold = threshold });
+        for (int i = 0; i < 3; i++)
+        {
+            engine.Add(FakeEngine.Request($"long{i}", 2048, 2));
+        }
+
+        StepPlan first = engine.Step();
+
+        Assert.Equal(expectedStarted, first.Chunks.Count);
+        Assert.Equal(expectedFirstChunk, first.Chunks[0].NumNewTokens);
+        Assert.All(first.Chunks, c => Assert.True(threshold == 0 || c.NumNewTokens <= threshold));
+        engine.RunUntilIdle();
+        Assert.Equal(3, engine.FinishStep.Count); // every prompt still completes, chunk by chunk
+    }
+
     [Fact]
     public void Schedule_RepeatedPromptSameTenant_ServesFullBlocksFromPrefixCache()
     {

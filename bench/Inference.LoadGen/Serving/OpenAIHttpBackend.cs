@@ -61,8 +61,10 @@ internal sealed class OpenAIHttpBackend : IServingBackend
         try
         {
             using HttpResponseMessage response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            outcome.HttpStatus = (int)response.StatusCode;
             if (!response.IsSuccessStatusCode)
             {
+                outcome.RetryAfter = response.Headers.RetryAfter is not null;
                 string body = await response.Content.ReadAsStringAsync(timeout.Token);
                 outcome.ErrorKind = $"http_{(int)response.StatusCode}";
                 outcome.ErrorMessage = body.Length > 300 ? body[..300] : body;

@@ -18,6 +18,12 @@ public sealed class RequestOutcome
 
     public string? ErrorMessage { get; set; }
 
+    /// <summary>The HTTP status of the response (0 over gRPC or when none came).</summary>
+    public int HttpStatus { get; set; }
+
+    /// <summary>The refusal carried a Retry-After header.</summary>
+    public bool RetryAfter { get; set; }
+
     /// <summary>Seconds from send to the first piece with output; 0 when none came.</summary>
     public double Ttft { get; set; }
 

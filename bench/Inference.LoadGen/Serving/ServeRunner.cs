@@ -19,8 +19,23 @@ public static class ServeRunner
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(shape);
-        double[] schedule = shape.Schedule(requests.Count);
-        using var slots = shape.MaxConcurrency is { } max ? new SemaphoreSlim(max, max) : null;
+        return await RunAsync(backend, requests, shape.Schedule(requests.Count), shape.MaxConcurrency, progress, cancellationToken);
+    }
+
+    /// <summary>Sends request i at <paramref name="schedule"/>[i] seconds from the start (ascending), at most
+    /// <paramref name="maxConcurrency"/> in flight when given.</summary>
+    public static async Task<ServeRun> RunAsync(
+        IServingBackend backend,
+        IReadOnlyList<BenchRequest> requests,
+        IReadOnlyList<double> schedule,
+        int? maxConcurrency,
+        ProgressBar? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(schedule);
+        using var slots = maxConcurrency is { } max ? new SemaphoreSlim(max, max) : null;
         var outcomes = new RequestOutcome[requests.Count];
         var tasks = new Task[requests.Count];
         DateTimeOffset startedAt = DateTimeOffset.UtcNow;

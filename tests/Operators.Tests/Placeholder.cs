@@ -1,1 +1,0 @@
-namespace Inference.Operators.Tests;

@@ -27,6 +27,10 @@ public sealed record BackendOptions
     /// token per chunk with text (what vllm bench serve assumes).</summary>
     public bool CountTokensByLogprobs { get; init; } = true;
 
+    /// <summary>Reuse connections between requests (HTTP keep-alive); off: a fresh connection per request (llama-server
+    /// closes kept-alive connections under a client without saying so, and a request sent on one fails).</summary>
+    public bool KeepAlive { get; init; } = true;
+
     /// <summary>Keep each answer's text in its outcome (tests, debugging); off for long runs.</summary>
     public bool KeepText { get; init; }
 

@@ -50,6 +50,11 @@ internal sealed class OpenAIHttpBackend : IServingBackend
         {
             Content = new ByteArrayContent(Body(request)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
         };
+        if (!_options.KeepAlive)
+        {
+            message.Headers.ConnectionClose = true;
+        }
+
         if ((request.ApiKey ?? _options.ApiKey) is { } key)
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
@@ -143,7 +148,7 @@ internal sealed class OpenAIHttpBackend : IServingBackend
         catch (HttpRequestException ex)
         {
             outcome.ErrorKind = "connection";
-            outcome.ErrorMessage = ex.Message;
+            outcome.ErrorMessage = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
         }
         catch (IOException ex)
         {

@@ -22,7 +22,7 @@ public static class ServeCommand
               [--prefix-len 256] [--num-prefixes 4] [--sharegpt-output-len N]
               [--request-rate inf] [--burstiness 1] [--max-concurrency N] [--seed 0]
               [--goodput ttft:MS tpot:MS e2el:MS] [--percentiles 90,99] [--temperature 0] [--no-ignore-eos]
-              [--no-logprobs-count] [--extra-body JSON] [--request-timeout 600] [--label TEXT] [--out DIR] [--no-warmup] [--self-check]
+              [--no-logprobs-count] [--no-keep-alive] [--extra-body JSON] [--request-timeout 600] [--label TEXT] [--out DIR] [--no-warmup] [--self-check]
         """;
 
     internal static readonly string[] ValueOptions =
@@ -35,7 +35,7 @@ public static class ServeCommand
 
     internal static readonly string[] MultiValueOptions = ["--goodput"];
 
-    internal static readonly string[] FlagOptions = ["--no-ignore-eos", "--no-logprobs-count", "--no-warmup", "--self-check"];
+    internal static readonly string[] FlagOptions = ["--no-ignore-eos", "--no-logprobs-count", "--no-keep-alive", "--no-warmup", "--self-check"];
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
@@ -131,6 +131,7 @@ public static class ServeCommand
             ExtraBody = args.String("--extra-body"),
             RequestTimeout = TimeSpan.FromSeconds(args.Double("--request-timeout", 600)),
             CountTokensByLogprobs = !args.Flag("--no-logprobs-count"),
+            KeepAlive = !args.Flag("--no-keep-alive"),
         };
         Slo slo = Slo.Parse(args.All("--goodput"));
         IReadOnlyList<double> percentiles = CommandArgs.ParseDoubles("--percentiles", args.String("--percentiles") ?? "90,99");
@@ -177,6 +178,7 @@ public static class ServeCommand
             ("Max concurrency", shape.MaxConcurrency?.ToString(CultureInfo.InvariantCulture) ?? "unbounded"),
             ("Temperature", backendOptions.Temperature.ToString(CultureInfo.InvariantCulture)),
             ("Ignore EOS", backendOptions.IgnoreEos ? "true" : "false"),
+            ("HTTP keep-alive", backendOptions.KeepAlive ? "on" : "off (a connection per request)"),
             ("Tokens counted by", backendOptions.CountTokensByLogprobs || backend.Name == "grpc" ? "token entries on the wire" : "chunks with text"),
         };
         return new ServeReport(settings, run, metrics, slo, percentiles);

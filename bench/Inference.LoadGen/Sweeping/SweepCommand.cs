@@ -47,7 +47,7 @@ public static class SweepCommand
 
         try
         {
-            var parsed = new CommandArgs(args, [.. OwnValueOptions, .. ForwardedOptions, "--base-url"], ["--restart", "--no-ignore-eos", "--no-logprobs-count"], ["--slo", "--server-arg"]);
+            var parsed = new CommandArgs(args, [.. OwnValueOptions, .. ForwardedOptions, "--base-url"], ["--restart", "--no-ignore-eos", "--no-logprobs-count", "--no-keep-alive"], ["--slo", "--server-arg"]);
             SweepResult result = await RunAsync(parsed, Console.Error, cancellationToken);
             Console.Write(result.ToConsole());
             Console.Error.WriteLine($"wrote {Path.Combine(result.Directory, "sweep.json")}, sweep.md and latency_vs_throughput.svg");
@@ -161,7 +161,7 @@ public static class SweepCommand
                         }
                     }
 
-                    foreach (string flag in (ReadOnlySpan<string>)["--no-ignore-eos", "--no-logprobs-count"])
+                    foreach (string flag in (ReadOnlySpan<string>)["--no-ignore-eos", "--no-logprobs-count", "--no-keep-alive"])
                     {
                         if (args.Flag(flag))
                         {

@@ -28,6 +28,8 @@ public sealed class GatewayMetrics
     private readonly Counter _rejected;
     private readonly Histogram _keyLatency;
     private readonly Gauge _running;
+    private readonly Gauge _waitingByClass;
+    private readonly Counter _tenantTokens;
     private readonly Gauge _waiting;
     private readonly Gauge _kvUsage;
     private readonly Gauge _preemptions;
@@ -56,6 +58,8 @@ public sealed class GatewayMetrics
         _keyLatency = f.CreateHistogram("inference_key_request_latency_seconds", "End-to-end latency per API key (hashed key id).", new HistogramConfiguration { Buckets = LatencyBuckets, LabelNames = ["key_id"] });
         _running = f.CreateGauge("inference_num_requests_running", "Sequences running in a worker.", "worker");
         _waiting = f.CreateGauge("inference_num_requests_waiting", "Sequences waiting in a worker.", "worker");
+        _waitingByClass = f.CreateGauge("inference_num_requests_waiting_by_class", "Sequences waiting in a worker, by priority class.", "worker", "priority_class");
+        _tenantTokens = f.CreateCounter("inference_tenant_tokens_total", "Prompt and generated tokens per tenant (kind: prompt or generation).", "tenant", "kind");
         _kvUsage = f.CreateGauge("inference_kv_cache_usage_perc", "Fraction of KV blocks in use (1 = full).", "worker");
         _preemptions = f.CreateGauge("inference_num_preemptions", "Preemptions since the worker started.", "worker");
         _prefixHits = f.CreateGauge("inference_prefix_cache_hits", "Prompt tokens served from the prefix cache since start.", "worker");
@@ -72,6 +76,9 @@ public sealed class GatewayMetrics
                 {
                     _running.WithLabels(w.Id).Set(s.Running);
                     _waiting.WithLabels(w.Id).Set(s.WaitingInteractive + s.WaitingStandard + s.WaitingBatch);
+                    _waitingByClass.WithLabels(w.Id, "interactive").Set(s.WaitingInteractive);
+                    _waitingByClass.WithLabels(w.Id, "standard").Set(s.WaitingStandard);
+                    _waitingByClass.WithLabels(w.Id, "batch").Set(s.WaitingBatch);
                     _kvUsage.WithLabels(w.Id).Set(s.KvBlocksTotal == 0 ? 0 : (double)s.KvBlocksUsed / s.KvBlocksTotal);
                     _preemptions.WithLabels(w.Id).Set(s.Preemptions);
                     _prefixHits.WithLabels(w.Id).Set(s.PrefixCacheHitTokens);
@@ -110,10 +117,12 @@ public sealed class GatewayMetrics
 
     public void InterTokenLatency(string model, double seconds) => _itl.WithLabels(model).Observe(seconds);
 
-    public void Tokens(string model, int prompt, int generated)
+    public void Tokens(string model, string tenant, int prompt, int generated)
     {
         _promptTokens.WithLabels(model).Inc(prompt);
         _generationTokens.WithLabels(model).Inc(generated);
+        _tenantTokens.WithLabels(tenant, "prompt").Inc(prompt);
+        _tenantTokens.WithLabels(tenant, "generation").Inc(generated);
     }
 
     public void ResponseCache(bool hit) => (hit ? _cacheHits : _cacheMisses).Inc();

@@ -208,7 +208,7 @@ public sealed class RequestExecution : IAsyncDisposable
         _service.Metrics.Finished(Api, status.ToString().ToLowerInvariant(), finish.ToString().ToLowerInvariant());
         if (!CacheHit)
         {
-            _service.Metrics.Tokens(model, o.PromptTokens, o.CompletionTokens);
+            _service.Metrics.Tokens(model, Prepared.Caller.Tenant, o.PromptTokens, o.CompletionTokens);
             _service.Metrics.Latencies(model, Prepared.Caller.KeyId, o.TimeToFirstToken, o.QueueTime, elapsed);
         }
 

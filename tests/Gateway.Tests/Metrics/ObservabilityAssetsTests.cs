@@ -21,7 +21,7 @@ public sealed partial class ObservabilityAssetsTests(ModelFixture model)
     private static readonly HashSet<string> NotMetrics = new(StringComparer.Ordinal)
     {
         "sum", "by", "rate", "histogram_quantile", "max", "min", "avg", "clamp_min", "le", "status", "reason", "model",
-        "worker", "key_id", "instance", "without", "on", "ignoring", "group_left", "and", "or", "unless", "bool",
+        "worker", "key_id", "priority_class", "tenant", "kind", "instance", "without", "on", "ignoring", "group_left", "and", "or", "unless", "bool",
     };
 
     private static IEnumerable<string> DashboardExpressions()

@@ -96,7 +96,12 @@ internal sealed class GrpcBackend : IServingBackend
                 }
             }
 
-            outcome.Success = true;
+            // As over HTTP: a stream that ended without output though the usage counts tokens lost them on the way.
+            outcome.Success = outcome.StreamedTokens > 0 || outcome.UsageCompletionTokens == 0;
+            if (!outcome.Success)
+            {
+                outcome.ErrorKind = "empty_stream";
+            }
         }
         catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
         {

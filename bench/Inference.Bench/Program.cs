@@ -15,6 +15,8 @@ using Inference.Bench;
 //          definitions; `serve --help` lists them)
 //        dotnet run -c Release --project bench/Inference.Bench -- sweep --out DIR --rates 1,2,4 [--setting max-num-seqs=8,32] --slo e2el:5000 ...
 //          (serve over rates x engine settings, restarting our gateway per setting; resumable; recommends a setting)
+//        dotnet run -c Release --project bench/Inference.Bench -- plan --plan deploy/plan/business-phases.json [--sweep sweep.json] [--out DIR]
+//          (GPUs, utilisation and monthly cost per growth phase from a measured capacity and a traffic forecast)
 //        dotnet run -c Release --project bench/Inference.Bench -- create-random-model --out DIR [--arch llama|llama3|qwen2|mistral] ...
 //          (a model folder with deterministic random weights and a synthetic tokenizer)
 //        dotnet run -c Release --project bench/Inference.Bench -- blocks [BenchmarkDotNet options]
@@ -38,6 +40,11 @@ if (args.Length > 0 && args[0] == "serve")
 if (args.Length > 0 && args[0] == "sweep")
 {
     return await Inference.LoadGen.Sweeping.SweepCommand.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "plan")
+{
+    return Inference.LoadGen.Planning.PlanCommand.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "create-random-model")

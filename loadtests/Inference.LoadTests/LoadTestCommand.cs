@@ -57,7 +57,7 @@ public static class LoadTestCommand
             urls.Add(new Uri("http://127.0.0.1:8000/"));
         }
 
-        string tokenizer = args.String("--tokenizer") ?? BundledModel.Find()
+        string tokenizer = args.String("--tokenizer") ?? Inference.Worker.Cli.BundledModelLocator.Find()
             ?? throw new ArgumentException("--tokenizer MODEL_DIR is needed (no bundled model found)");
         string model = args.String("--model") ?? Path.GetFileName(Path.GetFullPath(tokenizer).TrimEnd('/'));
         using var stack = new StackClient(urls, model, args.String("--api-key") ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"), tokenizer);

@@ -87,7 +87,7 @@ public static class ServeCommand
 
         string? apiKey = args.String("--api-key") ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY");
         string model = args.String("--model") ?? await FirstModelAsync(backendName, baseUrl, apiKey, cancellationToken);
-        string tokenizerDir = args.String("--tokenizer") ?? BundledModel.Find()
+        string tokenizerDir = args.String("--tokenizer") ?? Inference.Worker.Cli.BundledModelLocator.Find()
             ?? throw new ArgumentException("--tokenizer MODEL_DIR is needed (no bundled model found above the current directory)");
         ModelTokenizer tokenizer;
         try

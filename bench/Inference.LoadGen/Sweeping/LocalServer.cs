@@ -25,7 +25,7 @@ public sealed class LocalServer : IAsyncDisposable
     /// <summary>The gateway's built Release (else Debug) binary in the repository holding the bundled model.</summary>
     public static string? FindGatewayDll()
     {
-        string? model = Serving.BundledModel.Find();
+        string? model = Inference.Worker.Cli.BundledModelLocator.Find();
         if (model is null)
         {
             return null;

@@ -5,7 +5,7 @@ namespace Inference.Worker.Cli;
 /// --model is given: the first models/brown-llama-5m/config.json above the current directory, then above
 /// the binaries (dotnet run from anywhere in a clone, or a published build inside it).
 /// </summary>
-internal static class BundledModelLocator
+public static class BundledModelLocator
 {
     public const string RelativePath = "models/brown-llama-5m";
 

@@ -243,8 +243,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
     {
         if (options.LocalWorker is { } local)
         {
-            WorkerHost host = WorkerHost.Start(local, options.LocalEngine, options.ServedModelName, progress);
-            return [new LocalWorker(host, ownsHost: true, time)];
+            return [InProcessWorkers.Start(local, options.LocalEngine, options.ServedModelName, progress, time)];
         }
 
         return options.Workers.Select(url => (IWorker)new GrpcWorker(new Uri(url), time: time)).ToList();

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using Inference.Gateway.Api;
 using Inference.Gateway.Hosting;
 using Inference.Scheduler;
@@ -31,6 +34,11 @@ var longPrefill = new Option<int>("--long-prefill-token-threshold") { Descriptio
 var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block", DefaultValueFactory = _ => 16 };
 var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests before 503", DefaultValueFactory = _ => 4096 };
 var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => 4L * 1024 * 1024 };
+var workerDns = new Option<string[]>("--worker-dns") { Description = "Worker discovery: HOST:PORT resolved to all its addresses (a Kubernetes headless service), each a worker; followed as it changes (repeatable)" };
+var workerDnsRefresh = new Option<int>("--worker-dns-refresh-seconds") { Description = "How often --worker-dns names are resolved again", DefaultValueFactory = _ => 10 };
+var routing = new Option<string>("--routing") { Description = "Routing among workers: prefix-affinity or least-loaded", DefaultValueFactory = _ => "prefix-affinity" };
+var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "The workers' prefix-cache secret file: prefix-affinity hashes prompts as they do (and the in-process worker uses it)" };
+var settings = new Option<string?>("--config") { Description = "Settings file (JSON, section Gateway; default: ./appsettings.json when present). Environment INFERENCE_Gateway__Name and flags override it" };
 var replicas = new Option<int>("--replicas") { Description = "Gateway replicas sharing --redis: while it is unreachable each enforces 1/N of every rate limit", DefaultValueFactory = _ => 1 };
 
 var root = new RootCommand("Inference gateway: OpenAI-compatible HTTP and gRPC streaming API over one or more workers")
@@ -42,57 +50,100 @@ root.Options.Add(replicas);
 root.Options.Add(maxBatchedTokens);
 root.Options.Add(longPrefill);
 root.Options.Add(blockSize);
+root.Options.Add(workerDns);
+root.Options.Add(workerDnsRefresh);
+root.Options.Add(routing);
+root.Options.Add(secretFile);
+root.Options.Add(settings);
 root.SetAction(async (parse, cancellationToken) =>
 {
-    string[] workerUrls = parse.GetValue(workers) ?? [];
     GatewayOptions options;
     try
     {
-        string? modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
-        var engine = new EngineOptions();
-        options = new GatewayOptions
+        // Settings: appsettings.json (or --config), then INFERENCE_Gateway__* variables, then the flags given here.
+        var given = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        void Set<T>(Option<T> option, string key, Func<T, string?>? format = null)
         {
-            LocalWorker = modelDir is null ? null : new WorkerOptions
+            if (parse.GetResult(option) is { Implicit: false })
             {
-                ModelDir = modelDir,
-                Device = parse.GetValue(device)!,
-                Dtype = parse.GetValue(dtype)!,
-                KvCacheMemory = parse.GetValue(kvMemory),
-                MaxModelLength = parse.GetValue(maxModelLen),
-                BlockSize = parse.GetValue(blockSize),
-                MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
-            },
-            LocalEngine = engine with
+                T value = parse.GetValue(option)!;
+                given[$"{GatewayConfiguration.Section}:{key}"] = format is null ? Convert.ToString(value, CultureInfo.InvariantCulture) : format(value);
+            }
+        }
+
+        void SetList(Option<string[]> option, string key)
+        {
+            string[] values = parse.GetValue(option) ?? [];
+            for (int i = 0; i < values.Length; i++)
             {
-                Scheduler = engine.Scheduler with
-                {
-                    MaxNumSeqs = parse.GetValue(maxNumSeqs),
-                    MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
-                    LongPrefillTokenThreshold = parse.GetValue(longPrefill),
-                    MaxQueuedRequests = parse.GetValue(maxQueued),
-                },
-            },
-            ServedModelName = parse.GetValue(servedName),
-            Workers = workerUrls,
-            Host = parse.GetValue(host)!,
-            HttpPort = parse.GetValue(port),
-            GrpcPort = parse.GetValue(grpcPort),
-            KeysFile = parse.GetValue(keys),
-            Redis = parse.GetValue(redis),
-            DataDir = Path.GetFullPath(parse.GetValue(dataDir) ?? DataDirectory.Default()),
-            UsageLog = parse.GetValue(usageLog) is { } usagePath ? Path.GetFullPath(usagePath) : GatewayOptions.DefaultUsageLog, // relative to the current directory
-            ResponseCache = !parse.GetValue(noCache),
-            ResponseCacheTtl = TimeSpan.FromSeconds(parse.GetValue(cacheTtl)),
-            ResponseCacheBytes = ByteSize.Parse(parse.GetValue(cacheBytes)!, "--cache-memory"),
-            DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
-            Limits = new ApiLimits { MaxBodyBytes = parse.GetValue(maxBody) },
-            Replicas = parse.GetValue(replicas),
-        };
-        options.Validate();
-        options.LocalEngine.Scheduler.Validate();
+                given[$"{GatewayConfiguration.Section}:{key}:{i}"] = values[i];
+            }
+        }
+
+        static string Seconds(int s) => TimeSpan.FromSeconds(s).ToString("c", CultureInfo.InvariantCulture);
+        SetList(workers, "Workers");
+        SetList(workerDns, "WorkerDns");
+        Set(workerDnsRefresh, "WorkerDnsRefresh", s => TimeSpan.FromSeconds(s).ToString("c", CultureInfo.InvariantCulture));
+        Set(routing, "RoutingPolicy");
+        Set(secretFile, "PrefixCacheSecretFile", f => f is null ? null : Path.GetFullPath(f));
+        Set(servedName, "ServedModelName");
+        Set(host, "Host");
+        Set(port, "HttpPort");
+        Set(grpcPort, "GrpcPort");
+        Set(keys, "KeysFile");
+        Set(redis, "Redis");
+        Set(dataDir, "DataDir", d => d is null ? null : Path.GetFullPath(d));
+        Set(usageLog, "UsageLog", u => u is null ? null : Path.GetFullPath(u)); // relative to the current directory
+        Set(noCache, "ResponseCache", off => off ? "false" : "true");
+        Set(cacheTtl, "ResponseCacheTtl", Seconds);
+        Set(cacheBytes, "ResponseCacheBytes", b => ByteSize.Parse(b!, "--cache-memory").ToString(CultureInfo.InvariantCulture));
+        Set(drain, "DrainTimeout", Seconds);
+        Set(maxBody, "Limits:MaxBodyBytes");
+        Set(replicas, "Replicas");
+        Set(maxNumSeqs, "LocalEngine:Scheduler:MaxNumSeqs");
+        Set(maxBatchedTokens, "LocalEngine:Scheduler:MaxNumBatchedTokens");
+        Set(longPrefill, "LocalEngine:Scheduler:LongPrefillTokenThreshold");
+        Set(maxQueued, "LocalEngine:Scheduler:MaxQueuedRequests");
+        IConfigurationRoot configuration = GatewayConfiguration.Build(parse.GetValue(settings), given);
+        IConfigurationSection section = configuration.GetSection(GatewayConfiguration.Section);
+
+        // The in-process worker: --model, or the bundled model when no worker daemons are given anywhere.
+        string? modelDir = GatewayOptions.ModelOrBundled(
+            parse.GetValue(model) ?? section["LocalWorker:ModelDir"],
+            [.. section.GetSection("Workers").GetChildren().Select(c => c.Value ?? string.Empty)],
+            [.. section.GetSection("WorkerDns").GetChildren().Select(c => c.Value ?? string.Empty)]);
+        if (modelDir is not null)
+        {
+            given["Gateway:LocalWorker:ModelDir"] = modelDir;
+            Set(device, "LocalWorker:Device");
+            Set(dtype, "LocalWorker:Dtype");
+            Set(kvMemory, "LocalWorker:KvCacheMemory");
+            Set(maxModelLen, "LocalWorker:MaxModelLength");
+            Set(blockSize, "LocalWorker:BlockSize");
+            Set(maxBatchedTokens, "LocalWorker:MaxNumBatchedTokens");
+            configuration = GatewayConfiguration.Build(parse.GetValue(settings), given);
+        }
+
+        options = GatewayConfiguration.Load(configuration);
+        if (options.PrefixCacheSecretFile is { } secretPath && options.LocalWorker is not null)
+        {
+            options = options with { LocalEngine = options.LocalEngine with { PrefixCacheSecret = PrefixCacheSecret.Read(secretPath) } };
+        }
+
+        options = options with { DataDir = Path.GetFullPath(options.DataDir ?? DataDirectory.Default()) };
     }
-    catch (ArgumentException ex)
+    catch (OptionsValidationException ex)
     {
+        foreach (string failure in ex.Failures)
+        {
+            Console.Error.WriteLine($"error: {failure}");
+        }
+
+        return 2;
+    }
+    catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException)
+    {
+        // InvalidOperationException: the binder's own message names an unknown or mistyped configuration key.
         Console.Error.WriteLine($"error: {ex.Message}");
         return 2;
     }

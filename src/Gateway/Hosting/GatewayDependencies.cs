@@ -14,6 +14,12 @@ public sealed record GatewayDependencies
 {
     public IReadOnlyList<IWorker>? Workers { get; init; }
 
+    /// <summary>Creates the worker for an address found by worker discovery (default: a GrpcWorker).</summary>
+    public Func<Uri, IWorker>? WorkerFactory { get; init; }
+
+    /// <summary>Resolves worker discovery's DNS names (default: the system resolver).</summary>
+    public Discovery.WorkerAddressResolver? WorkerResolver { get; init; }
+
     public IKeyStore? Keys { get; init; }
 
     public ILimitsSource? Limits { get; init; }

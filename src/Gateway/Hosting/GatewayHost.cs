@@ -1,13 +1,16 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using Inference.Gateway.Caching;
+using Inference.Gateway.Discovery;
 using Inference.Gateway.Grpc;
+using Inference.Gateway.HealthChecks;
 using Inference.Gateway.Http;
 using Inference.Gateway.Keys;
 using Inference.Gateway.Metering;
 using Inference.Gateway.Metrics;
 using Inference.Gateway.Quotas;
 using Inference.Gateway.Redis;
+using Inference.Gateway.Routing;
 using Inference.Gateway.Serving;
 using Inference.Gateway.Workers;
 using Inference.Worker.Serving;
@@ -34,6 +37,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
     private readonly ConnectionMultiplexer? _redis;
     private readonly IAsyncDisposable? _ownedSink;
     private readonly TimeProvider _time;
+    private DnsWorkerDiscovery? _discovery;
 
     private GatewayHost(WebApplication app, GatewayService service, ListenOptions http, ListenOptions? grpc, ConnectionMultiplexer? redis, IAsyncDisposable? ownedSink, TimeProvider time)
     {
@@ -128,7 +132,16 @@ public sealed partial class GatewayHost : IAsyncDisposable
         }
 
         IReadOnlyList<IWorker> workers = dependencies.Workers ?? CreateWorkers(options, progress, time);
-        var pool = new WorkerPool(workers, new WorkerPoolOptions(), time);
+        byte[]? prefixSecret = options.PrefixCacheSecretFile is { } secretFile ? Worker.Engine.PrefixCacheSecret.Read(secretFile) : null;
+        var pool = new WorkerPool(workers, new WorkerPoolOptions(), time, policy: RoutingPolicies.Create(options.RoutingPolicy, prefixSecret, time));
+        DnsWorkerDiscovery? discovery = null;
+        if (options.WorkerDns.Count > 0)
+        {
+            Func<Uri, IWorker> create = dependencies.WorkerFactory ?? (uri => new GrpcWorker(uri, time: time));
+            discovery = new DnsWorkerDiscovery(pool, options.WorkerDns, options.WorkerDnsRefresh, options.DrainTimeout, create, dependencies.WorkerResolver, time);
+            await discovery.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         // The key file is re-read when it changes (KeyFileWatcher). No cache in front: its lookups are in memory, and a
         // cache would keep a revoked key alive for its TTL.
         ReloadingKeyStore? keyFile = options.KeysFile is null ? null : ReloadingKeyStore.Load(options.KeysFile, time);
@@ -140,7 +153,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         IUsageSink usage = dependencies.UsageSink ?? CreateSink(options, out ownedSink);
         var metrics = new GatewayMetrics(() => pool.Workers);
 
-        builder.Services.AddSingleton(options);
+        builder.Services.AddInferenceGateway(options);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(metrics);
@@ -219,7 +232,7 @@ public sealed partial class GatewayHost : IAsyncDisposable
         });
 
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink, time);
+        var host = new GatewayHost(app, service, http!, grpc, redis, ownedSink, time) { _discovery = discovery };
         if (log.IsEnabled(LogLevel.Information))
         {
             string grpcText = host.GrpcAddress?.ToString() ?? "off";
@@ -300,6 +313,11 @@ public sealed partial class GatewayHost : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync().ConfigureAwait(false);
+            if (_discovery is not null)
+            {
+                await _discovery.DisposeAsync().ConfigureAwait(false);
+            }
+
             await Service.Pool.DisposeAsync().ConfigureAwait(false);
             if (_ownedSink is not null)
             {

@@ -1,3 +1,4 @@
+using System.Net;
 using Inference.Gateway.Api;
 using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
@@ -17,6 +18,23 @@ public sealed record GatewayOptions
 
     /// <summary>Worker daemon URLs (http://host:port, h2c); used instead of a local worker.</summary>
     public IReadOnlyList<string> Workers { get; init; } = [];
+
+    /// <summary>
+    /// Worker discovery: HOST:PORT names resolved to all their addresses every <see cref="WorkerDnsRefresh"/> (a
+    /// Kubernetes headless service); each address is a worker at http://ADDRESS:PORT, added and drained as it comes and goes.
+    /// </summary>
+    public IReadOnlyList<string> WorkerDns { get; init; } = [];
+
+    public TimeSpan WorkerDnsRefresh { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How requests are routed among workers: prefix-affinity (default) or least-loaded.</summary>
+    public string RoutingPolicy { get; init; } = Routing.PrefixAffinityPolicy.PolicyName;
+
+    /// <summary>
+    /// File holding the workers' prefix-cache secret (the same file the workers are given): prefix-affinity routing then
+    /// hashes prompts exactly as the workers' block managers do. Without it the gateway uses a random secret of its own.
+    /// </summary>
+    public string? PrefixCacheSecretFile { get; init; }
 
     public string Host { get; init; } = "127.0.0.1";
 
@@ -74,9 +92,9 @@ public sealed record GatewayOptions
     /// The model folder for the in-process worker from the command line: <paramref name="model"/>, or the bundled model
     /// when neither a model nor workers are given. Throws ArgumentException when the bundled model is needed but absent.
     /// </summary>
-    public static string? ModelOrBundled(string? model, IReadOnlyCollection<string> workers)
+    public static string? ModelOrBundled(string? model, IReadOnlyCollection<string> workers, IReadOnlyCollection<string>? workerDns = null)
     {
-        if (model is not null || workers.Count > 0)
+        if (model is not null || workers.Count > 0 || workerDns is { Count: > 0 })
         {
             return model;
         }
@@ -88,76 +106,65 @@ public sealed record GatewayOptions
     /// <summary>True when the listening address is loopback only.</summary>
     public bool IsLoopback => Host is "127.0.0.1" or "localhost" or "::1" or "[::1]";
 
-    /// <summary>Throws ArgumentException naming the setting.</summary>
-    /// <param name="workersSupplied">True when the caller hands the gateway its workers (tests, the platform).</param>
+    /// <summary>Throws ArgumentException listing every problem of <see cref="Problems"/> (one per line).</summary>
     public void Validate(bool workersSupplied = false)
     {
-        if (LocalWorker is null && Workers.Count == 0 && !workersSupplied)
+        List<string> problems = Problems(workersSupplied);
+        if (problems.Count > 0)
         {
-            throw new ArgumentException("give --model DIR (in-process worker) or at least one --worker URL.");
+            throw new ArgumentException(string.Join(Environment.NewLine, problems));
         }
+    }
 
-        if (LocalWorker is not null && Workers.Count > 0)
+    /// <summary>Every invalid setting, each naming its command-line flag and its configuration key (Gateway:Name).</summary>
+    public List<string> Problems(bool workersSupplied = false)
+    {
+        var problems = new List<string>();
+        void Require(bool ok, string message)
         {
-            throw new ArgumentException("--model and --worker are exclusive: the gateway hosts one in-process worker or connects to daemons.");
-        }
-
-        foreach (string w in Workers)
-        {
-            if (!Uri.TryCreate(w, UriKind.Absolute, out Uri? uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+            if (!ok)
             {
-                throw new ArgumentException($"--worker '{w}' is not an http(s) URL.");
+                problems.Add(message);
             }
         }
 
-        if (HttpPort is < 0 or > 65535)
+        Require(LocalWorker is not null || Workers.Count > 0 || WorkerDns.Count > 0 || workersSupplied,
+            "give --model DIR (in-process worker), at least one --worker URL (Gateway:Workers) or --worker-dns HOST:PORT (Gateway:WorkerDns).");
+        Require(LocalWorker is null || (Workers.Count == 0 && WorkerDns.Count == 0),
+            "--model and --worker/--worker-dns are exclusive: the gateway hosts one in-process worker or connects to daemons.");
+        foreach (string w in Workers)
         {
-            throw new ArgumentException($"--port must be in [0, 65535], got {HttpPort}.");
+            Require(Uri.TryCreate(w, UriKind.Absolute, out Uri? uri) && (uri.Scheme == "http" || uri.Scheme == "https"),
+                $"--worker (Gateway:Workers) '{w}' is not an http(s) URL.");
         }
 
-        if (GrpcPort is < -1 or > 65535)
+        foreach (string name in WorkerDns)
         {
-            throw new ArgumentException($"--grpc-port must be in [-1, 65535], got {GrpcPort}.");
+            Require(Discovery.DnsWorkerDiscovery.TryParse(name, out _, out _),
+                $"--worker-dns (Gateway:WorkerDns) '{name}' is not HOST:PORT (a DNS name and a port in [1, 65535]).");
         }
 
-        if (KeysFile is null && !RequireKeys && !IsLoopback)
-        {
-            throw new ArgumentException($"--host {Host} listens beyond loopback: authentication is required, give --keys FILE.");
-        }
-
-        if (DataDir is { } dataDir && string.IsNullOrWhiteSpace(dataDir))
-        {
-            throw new ArgumentException("--data-dir must not be empty.");
-        }
-
-        if (Replicas < 1)
-        {
-            throw new ArgumentException($"--replicas must be at least 1, got {Replicas}.");
-        }
-
-        if (ResponseCacheTtl <= TimeSpan.Zero)
-        {
-            throw new ArgumentException("--cache-ttl must be positive.");
-        }
-
-        if (ResponseCacheBytes < 0)
-        {
-            throw new ArgumentException("--cache-bytes must be >= 0.");
-        }
-
-        if (Limits.MaxBodyBytes < 1024)
-        {
-            throw new ArgumentException("--max-body-bytes must be at least 1024.");
-        }
-
-        if (Limits.MinBodyBytesPerSecond < 0 || !double.IsFinite(Limits.MinBodyBytesPerSecond))
-        {
-            throw new ArgumentException($"Limits.MinBodyBytesPerSecond must be >= 0, got {Limits.MinBodyBytesPerSecond}.");
-        }
-
-        if (Limits.BodyGracePeriod <= TimeSpan.FromSeconds(1))
-        {
-            throw new ArgumentException($"Limits.BodyGracePeriod must be more than 1 s (Kestrel checks body rates once a second), got {Limits.BodyGracePeriod}.");
-        }
+        Require(WorkerDnsRefresh >= TimeSpan.FromMilliseconds(100) && WorkerDnsRefresh <= TimeSpan.FromHours(1),
+            $"--worker-dns-refresh-seconds (Gateway:WorkerDnsRefresh) must be in [0.1 s, 1 h], got {WorkerDnsRefresh}.");
+        Require(Routing.RoutingPolicies.Names.Contains(RoutingPolicy),
+            $"--routing (Gateway:RoutingPolicy) '{RoutingPolicy}' is unknown: use {string.Join(" or ", Routing.RoutingPolicies.Names)}.");
+        Require(PrefixCacheSecretFile is null || File.Exists(PrefixCacheSecretFile),
+            $"--prefix-cache-secret-file (Gateway:PrefixCacheSecretFile) '{PrefixCacheSecretFile}' does not exist.");
+        Require(HttpPort is >= 0 and <= 65535, $"--port (Gateway:HttpPort) must be in [0, 65535], got {HttpPort}.");
+        Require(GrpcPort is >= -1 and <= 65535, $"--grpc-port (Gateway:GrpcPort) must be in [-1, 65535], got {GrpcPort}.");
+        Require(Host == "localhost" || IPAddress.TryParse(Host.Trim('[', ']'), out _), $"--host (Gateway:Host) '{Host}' is not an IP address or localhost.");
+        Require(KeysFile is not null || RequireKeys || IsLoopback,
+            $"--host (Gateway:Host) {Host} listens beyond loopback: authentication is required, give --keys FILE (Gateway:KeysFile).");
+        Require(DataDir is not { } dataDir || !string.IsNullOrWhiteSpace(dataDir), "--data-dir (Gateway:DataDir) must not be empty.");
+        Require(Replicas >= 1, $"--replicas (Gateway:Replicas) must be at least 1, got {Replicas}.");
+        Require(ResponseCacheTtl > TimeSpan.Zero, $"--cache-ttl-seconds (Gateway:ResponseCacheTtl) must be positive, got {ResponseCacheTtl}.");
+        Require(ResponseCacheBytes >= 0, $"--cache-memory (Gateway:ResponseCacheBytes) must be >= 0, got {ResponseCacheBytes}.");
+        Require(DrainTimeout >= TimeSpan.Zero, $"--drain-timeout-seconds (Gateway:DrainTimeout) must be >= 0, got {DrainTimeout}.");
+        Require(Limits.MaxBodyBytes >= 1024, $"--max-body-bytes (Gateway:Limits:MaxBodyBytes) must be at least 1024, got {Limits.MaxBodyBytes}.");
+        Require(Limits.MinBodyBytesPerSecond >= 0 && double.IsFinite(Limits.MinBodyBytesPerSecond),
+            $"Gateway:Limits:MinBodyBytesPerSecond must be >= 0, got {Limits.MinBodyBytesPerSecond}.");
+        Require(Limits.BodyGracePeriod > TimeSpan.FromSeconds(1),
+            $"Gateway:Limits:BodyGracePeriod must be more than 1 s (Kestrel checks body rates once a second), got {Limits.BodyGracePeriod}.");
+        return problems;
     }
 }

@@ -1,3 +1,4 @@
+using Inference.Gateway.HealthChecks;
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
@@ -30,10 +31,7 @@ public static class OpenAIEndpoints
         app.MapGet("/v1/models/{id}", ctx => GuardAsync(ctx, service, () => ModelAsync(ctx, service)));
         app.MapPost("/tokenize", ctx => GuardAsync(ctx, service, () => TokenizeAsync(ctx, service)));
         app.MapPost("/detokenize", ctx => GuardAsync(ctx, service, () => DetokenizeAsync(ctx, service)));
-        app.MapGet("/health", ctx => PlainAsync(ctx, HttpStatusCode.OK, "ok"));
-        app.MapGet("/ready", ctx => service.IsReady
-            ? PlainAsync(ctx, HttpStatusCode.OK, "ready")
-            : PlainAsync(ctx, HttpStatusCode.ServiceUnavailable, service.Draining ? "draining" : "no ready worker"));
+        app.MapGatewayHealthChecks(); // /health and /ready
         app.MapGet("/metrics", async ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,8 +1,5 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Text;
+using Inference.Gateway.Routing;
 using Inference.Scheduler;
 using Inference.Worker.Engine;
 using Inference.Worker.Serving;
@@ -12,36 +9,90 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Inference.Gateway.Workers;
 
 /// <summary>
-/// The gateway's workers and its routing policy. A request goes to a Ready worker serving its model, ranked
-/// by load (queued and running requests relative to the other candidates, plus KV use) and prefix affinity
-/// (the worker that last served the prompt's first blocks for the same tenant holds them in its prefix
-/// cache, so it is preferred unless it is much busier than the best). A retryable refusal before the first
-/// event moves on to the next candidate (each tried once); after the first event errors propagate. Thread-safe.
+/// The gateway's workers and its routing. A request goes to a Ready, non-draining worker serving its model, in the
+/// order the routing policy gives (<see cref="IRoutingPolicy"/>: least-loaded, prefix affinity). A retryable refusal
+/// before the first event moves on to the next candidate (each tried once); after the first event errors propagate.
+/// Membership changes at run time (worker discovery): <see cref="Add"/> routes to a new worker at once,
+/// <see cref="DrainAsync"/> stops routing to one, lets its requests finish, then removes and disposes it. Thread-safe.
 /// </summary>
 public sealed class WorkerPool : IAsyncDisposable
 {
-    private readonly IWorker[] _workers;
     private readonly WorkerPoolOptions _options;
+    private readonly IRoutingPolicy _policy;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Dictionary<ulong, AffinityEntry> _affinity = [];
-    private readonly Lock _affinityLock = new();
-    private readonly int[] _inFlight;
+    private readonly Lock _membership = new();
+    private volatile Member[] _members;
     private int _rotation;
 
-    public WorkerPool(IEnumerable<IWorker> workers, WorkerPoolOptions? options = null, TimeProvider? time = null, ILogger<WorkerPool>? logger = null)
+    public WorkerPool(IEnumerable<IWorker> workers, WorkerPoolOptions? options = null, TimeProvider? time = null, ILogger<WorkerPool>? logger = null, IRoutingPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(workers);
-        _workers = [.. workers];
         _options = options ?? new WorkerPoolOptions();
         _options.Validate();
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<WorkerPool>.Instance;
-        _inFlight = new int[_workers.Length];
+        _policy = policy ?? new PrefixAffinityPolicy(time: _time);
+        _members = [.. workers.Select(w => new Member(w))];
     }
 
-    /// <summary>Every worker, whatever its state (for health and metrics).</summary>
-    public IReadOnlyList<IWorker> Workers => _workers;
+    /// <summary>The routing policy in use.</summary>
+    public IRoutingPolicy Policy => _policy;
+
+    /// <summary>Every worker, whatever its state, draining ones included (for health and metrics).</summary>
+    public IReadOnlyList<IWorker> Workers => Array.ConvertAll(_members, m => m.Worker);
+
+    /// <summary>Adds a worker: routed to as soon as it reports Ready. Its id must be new to the pool.</summary>
+    public void Add(IWorker worker)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        lock (_membership)
+        {
+            if (Array.Exists(_members, m => m.Worker.Id == worker.Id))
+            {
+                throw new ArgumentException($"worker {worker.Id} is already in the pool", nameof(worker));
+            }
+
+            _members = [.. _members, new Member(worker)];
+        }
+
+        WorkersLog.Added(_logger, worker.Id);
+    }
+
+    /// <summary>
+    /// Stops routing new requests to the worker with <paramref name="id"/>, waits up to <paramref name="timeout"/> for
+    /// the requests it runs for this pool to finish, then removes and disposes it (ending any still running). False
+    /// when no such worker is in the pool.
+    /// </summary>
+    public async Task<bool> DrainAsync(string id, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        Member? member = Array.Find(_members, m => m.Worker.Id == id);
+        if (member is null || member.Draining)
+        {
+            return false;
+        }
+
+        member.Draining = true;
+        WorkersLog.Draining(_logger, id, Volatile.Read(ref member.InFlight));
+        long started = _time.GetTimestamp();
+        while (Volatile.Read(ref member.InFlight) > 0 && _time.GetElapsedTime(started) < timeout && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), _time, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        lock (_membership)
+        {
+            _members = Array.FindAll(_members, m => !ReferenceEquals(m, member));
+        }
+
+        _policy.Forget(member.Worker);
+        WorkersLog.Removed(_logger, id, Volatile.Read(ref member.InFlight));
+        await member.Worker.DisposeAsync().ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>True while the worker is in the pool but no longer routed to (<see cref="DrainAsync"/>).</summary>
+    public bool IsDraining(IWorker worker) => Array.Find(_members, m => ReferenceEquals(m.Worker, worker))?.Draining ?? false;
 
     /// <summary>The distinct models of the workers currently Ready (one <see cref="WorkerInfo"/> per model).</summary>
     public IReadOnlyList<WorkerInfo> Models
@@ -49,9 +100,10 @@ public sealed class WorkerPool : IAsyncDisposable
         get
         {
             var models = new List<WorkerInfo>();
-            foreach (IWorker worker in _workers)
+            foreach (Member member in _members)
             {
-                if (worker.State == WorkerState.Ready && worker.Info is { } info && !models.Exists(m => m.Model == info.Model))
+                IWorker worker = member.Worker;
+                if (!member.Draining && worker.State == WorkerState.Ready && worker.Info is { } info && !models.Exists(m => m.Model == info.Model))
                 {
                     models.Add(info);
                 }
@@ -67,9 +119,10 @@ public sealed class WorkerPool : IAsyncDisposable
         get
         {
             DateTimeOffset now = _time.GetUtcNow();
-            foreach (IWorker worker in _workers)
+            foreach (Member member in _members)
             {
-                if (worker.State == WorkerState.Ready && worker.Load is not null && now - worker.LoadAt <= _options.FreshLoadWithin)
+                IWorker worker = member.Worker;
+                if (!member.Draining && worker.State == WorkerState.Ready && worker.Load is not null && now - worker.LoadAt <= _options.FreshLoadWithin)
                 {
                     return true;
                 }
@@ -79,14 +132,15 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    /// <summary>Requests this pool has running on each worker (same order as <see cref="Workers"/>).</summary>
-    public int InFlight(IWorker worker) => Volatile.Read(ref _inFlight[IndexOf(worker)]);
+    /// <summary>Requests this pool has running on <paramref name="worker"/>.</summary>
+    public int InFlight(IWorker worker) => Volatile.Read(ref MemberOf(worker).InFlight);
 
     /// <summary>The least-loaded Ready worker serving <paramref name="model"/>, or null.</summary>
     public IWorker? PickForTokenize(string model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        List<Candidate> candidates = Candidates(model);
+        List<RouteCandidate> candidates = Candidates(model, out _);
+        _policy.Rank(candidates, EmptyRequest);
         return candidates.Count == 0 ? null : candidates[0].Worker;
     }
 
@@ -99,7 +153,7 @@ public sealed class WorkerPool : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(request);
-        (IAsyncEnumerator<ServedEvent> events, int index) = await StartAsync(model, request, cancellationToken).ConfigureAwait(false);
+        (IAsyncEnumerator<ServedEvent> events, Member member) = await StartAsync(model, request, cancellationToken).ConfigureAwait(false);
         try
         {
             if (events.Current is { } first)
@@ -113,48 +167,32 @@ public sealed class WorkerPool : IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight[index]);
+            Interlocked.Decrement(ref member.InFlight);
             await events.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>
-    /// The Ready workers serving <paramref name="model"/>, best first: by load score, with the worker holding the
-    /// prompt's prefix moved to the front unless it is more than <see cref="WorkerPoolOptions.AffinityTolerance"/> busier.
-    /// </summary>
-    internal List<Candidate> Rank(string model, GenerationRequest request, out ulong[] prefixHashes)
+    /// <summary>The Ready, non-draining workers serving <paramref name="model"/>, best first by the routing policy.</summary>
+    internal List<RouteCandidate> Rank(string model, GenerationRequest request)
     {
-        List<Candidate> candidates = Candidates(model);
-        prefixHashes = candidates.Count == 0 ? [] : PrefixHashes(request, candidates[0].Worker.Info!.BlockSize);
-        if (candidates.Count < 2 || prefixHashes.Length == 0)
-        {
-            return candidates;
-        }
-
-        IWorker? holder = AffinityHolder(prefixHashes);
-        int at = holder is null ? -1 : candidates.FindIndex(c => ReferenceEquals(c.Worker, holder));
-        if (at > 0 && candidates[at].Score <= candidates[0].Score + _options.AffinityTolerance)
-        {
-            Candidate preferred = candidates[at];
-            candidates.RemoveAt(at);
-            candidates.Insert(0, preferred);
-        }
-
+        List<RouteCandidate> candidates = Candidates(model, out _);
+        _policy.Rank(candidates, request);
         return candidates;
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (IWorker worker in _workers)
+        foreach (Member member in _members)
         {
-            await worker.DisposeAsync().ConfigureAwait(false);
+            await member.Worker.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task<(IAsyncEnumerator<ServedEvent> Events, int Index)> StartAsync(
+    private async Task<(IAsyncEnumerator<ServedEvent> Events, Member Member)> StartAsync(
         string model, GenerationRequest request, CancellationToken cancellationToken)
     {
-        List<Candidate> candidates = Rank(model, request, out ulong[] prefixHashes);
+        List<RouteCandidate> candidates = Candidates(model, out Member[] members);
+        _policy.Rank(candidates, request);
         if (candidates.Count == 0)
         {
             throw new WorkerException(RefusalKind.Unavailable, $"no ready worker serves model '{model}'", "model");
@@ -162,8 +200,9 @@ public sealed class WorkerPool : IAsyncDisposable
 
         for (int i = 0; ; i++)
         {
-            Candidate candidate = candidates[i];
-            Interlocked.Increment(ref _inFlight[candidate.Index]);
+            RouteCandidate candidate = candidates[i];
+            Member member = Array.Find(members, m => ReferenceEquals(m.Worker, candidate.Worker))!;
+            Interlocked.Increment(ref member.InFlight);
             IAsyncEnumerator<ServedEvent> events = candidate.Worker.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
             try
             {
@@ -174,32 +213,33 @@ public sealed class WorkerPool : IAsyncDisposable
                     events = EmptyEvents.Instance;
                 }
 
-                Remember(prefixHashes, candidate.Worker);
-                return (events, candidate.Index);
+                _policy.Routed(request, candidate.Worker);
+                return (events, member);
             }
             catch (WorkerException ex) when (ex.Retryable && i + 1 < candidates.Count && !cancellationToken.IsCancellationRequested)
             {
-                Interlocked.Decrement(ref _inFlight[candidate.Index]);
+                Interlocked.Decrement(ref member.InFlight);
                 await events.DisposeAsync().ConfigureAwait(false);
                 WorkersLog.RetryingElsewhere(_logger, request.RequestId, candidate.Worker.Id, ex.Kind, ex.Message);
             }
             catch
             {
-                Interlocked.Decrement(ref _inFlight[candidate.Index]);
+                Interlocked.Decrement(ref member.InFlight);
                 await events.DisposeAsync().ConfigureAwait(false);
                 throw;
             }
         }
     }
 
-    private List<Candidate> Candidates(string model)
+    private List<RouteCandidate> Candidates(string model, out Member[] members)
     {
-        var candidates = new List<Candidate>(_workers.Length);
+        members = _members;
+        var candidates = new List<RouteCandidate>(members.Length);
         int busiest = 0;
-        for (int i = 0; i < _workers.Length; i++)
+        foreach (Member member in members)
         {
-            IWorker worker = _workers[i];
-            if (worker.State != WorkerState.Ready || worker.Info?.Model != model)
+            IWorker worker = member.Worker;
+            if (member.Draining || worker.State != WorkerState.Ready || worker.Info?.Model != model)
             {
                 continue;
             }
@@ -210,9 +250,9 @@ public sealed class WorkerPool : IAsyncDisposable
 
             // A queued request costs more than a running one (it has not even started); requests this pool
             // sent since the last report are not in it yet, so the pool's own count is a floor.
-            int requests = Math.Max((2 * waiting) + running, Volatile.Read(ref _inFlight[i]));
+            int requests = Math.Max((2 * waiting) + running, Volatile.Read(ref member.InFlight));
             double kv = load is { KvBlocksTotal: > 0 } ? (double)load.KvBlocksUsed / load.KvBlocksTotal : 0;
-            candidates.Add(new Candidate(worker, i, requests, kv));
+            candidates.Add(new RouteCandidate(worker, requests, kv, 0, 0));
             busiest = Math.Max(busiest, requests);
         }
 
@@ -220,113 +260,26 @@ public sealed class WorkerPool : IAsyncDisposable
         int rotation = candidates.Count == 0 ? 0 : (int)((uint)Interlocked.Increment(ref _rotation) % (uint)candidates.Count);
         for (int i = 0; i < candidates.Count; i++)
         {
-            Candidate c = candidates[i];
-            candidates[i] = c with { Score = ((double)c.Requests / Math.Max(1, busiest)) + c.KvFraction, TieBreak = (i + candidates.Count - rotation) % candidates.Count };
+            RouteCandidate c = candidates[i];
+            candidates[i] = c with { LoadScore = ((double)c.Requests / Math.Max(1, busiest)) + c.KvFraction, TieBreak = (i + candidates.Count - rotation) % candidates.Count };
         }
 
-        candidates.Sort(static (a, b) => a.Score != b.Score ? a.Score.CompareTo(b.Score) : a.TieBreak.CompareTo(b.TieBreak));
         return candidates;
     }
 
-    /// <summary>Chained hashes of the prompt's first full blocks (h1 covers block 1, h2 blocks 1-2, ...), salted by tenant.</summary>
-    internal ulong[] PrefixHashes(GenerationRequest request, int workerBlockSize)
+    private Member MemberOf(IWorker worker) =>
+        Array.Find(_members, m => ReferenceEquals(m.Worker, worker)) ?? throw new ArgumentException($"worker {worker.Id} is not in this pool", nameof(worker));
+
+    private static readonly GenerationRequest EmptyRequest = new() { RequestId = "tokenize", PromptTokens = [], Tenant = string.Empty };
+
+    private sealed class Member(IWorker worker)
     {
-        int blockSize = _options.AffinityBlockSize > 0 ? _options.AffinityBlockSize : workerBlockSize;
-        if (blockSize <= 0 || _options.AffinityBlocks == 0)
-        {
-            return [];
-        }
+        public IWorker Worker { get; } = worker;
 
-        int blocks = Math.Min(_options.AffinityBlocks, request.PromptTokens.Count / blockSize);
-        if (blocks == 0)
-        {
-            return [];
-        }
+        public volatile bool Draining;
 
-        // Workers salt their prefix cache per tenant, so only the same tenant's prompts share blocks.
-        ulong hash = XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(request.Tenant));
-        var hashes = new ulong[blocks];
-        var buffer = new byte[sizeof(ulong) + (blockSize * sizeof(int))];
-        for (int b = 0; b < blocks; b++)
-        {
-            BinaryPrimitives.WriteUInt64LittleEndian(buffer, hash);
-            for (int t = 0; t < blockSize; t++)
-            {
-                BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(sizeof(ulong) + (t * sizeof(int))), request.PromptTokens[(b * blockSize) + t]);
-            }
-
-            hash = XxHash64.HashToUInt64(buffer);
-            hashes[b] = hash;
-        }
-
-        return hashes;
+        public int InFlight;
     }
-
-    private IWorker? AffinityHolder(ulong[] prefixHashes)
-    {
-        DateTimeOffset now = _time.GetUtcNow();
-        lock (_affinityLock)
-        {
-            for (int i = prefixHashes.Length - 1; i >= 0; i--)
-            {
-                if (_affinity.TryGetValue(prefixHashes[i], out AffinityEntry entry) && now - entry.At <= _options.AffinityTtl)
-                {
-                    return entry.Worker;
-                }
-            }
-        }
-
-        return null;
-    }
-
-    private void Remember(ulong[] prefixHashes, IWorker worker)
-    {
-        if (prefixHashes.Length == 0)
-        {
-            return;
-        }
-
-        DateTimeOffset now = _time.GetUtcNow();
-        lock (_affinityLock)
-        {
-            if (_affinity.Count + prefixHashes.Length > _options.MaxAffinityEntries)
-            {
-                foreach ((ulong key, AffinityEntry entry) in _affinity)
-                {
-                    if (now - entry.At > _options.AffinityTtl)
-                    {
-                        _affinity.Remove(key);
-                    }
-                }
-
-                if (_affinity.Count + prefixHashes.Length > _options.MaxAffinityEntries)
-                {
-                    _affinity.Clear();
-                }
-            }
-
-            foreach (ulong hash in prefixHashes)
-            {
-                CollectionsMarshal.GetValueRefOrAddDefault(_affinity, hash, out _) = new AffinityEntry(worker, now);
-            }
-        }
-    }
-
-    private int IndexOf(IWorker worker)
-    {
-        int index = Array.IndexOf(_workers, worker);
-        return index >= 0 ? index : throw new ArgumentException($"worker {worker.Id} is not in this pool", nameof(worker));
-    }
-
-    /// <summary>A routable worker and its load score (lower is better).</summary>
-    internal readonly record struct Candidate(IWorker Worker, int Index, int Requests, double KvFraction)
-    {
-        public double Score { get; init; }
-
-        public int TieBreak { get; init; }
-    }
-
-    private readonly record struct AffinityEntry(IWorker Worker, DateTimeOffset At);
 
     private sealed class EmptyEvents : IAsyncEnumerator<ServedEvent>
     {

@@ -21,4 +21,16 @@ internal static partial class WorkersLog
 
     [LoggerMessage(2010, LogLevel.Information, "Request {RequestId} refused by worker {Worker} ({Kind}: {Reason}); trying the next one")]
     public static partial void RetryingElsewhere(ILogger logger, string requestId, string worker, RefusalKind kind, string reason);
+
+    [LoggerMessage(2020, LogLevel.Information, "Worker {Worker} added to the pool")]
+    public static partial void Added(ILogger logger, string worker);
+
+    [LoggerMessage(2021, LogLevel.Information, "Worker {Worker} leaves the pool: draining, {InFlight} requests in flight")]
+    public static partial void Draining(ILogger logger, string worker, int inFlight);
+
+    [LoggerMessage(2022, LogLevel.Information, "Worker {Worker} removed from the pool ({InFlight} requests still running were ended)")]
+    public static partial void Removed(ILogger logger, string worker, int inFlight);
+
+    [LoggerMessage(2030, LogLevel.Warning, "Worker discovery: resolving {Name} failed ({Reason}); keeping the {Count} workers known")]
+    public static partial void ResolveFailed(ILogger logger, string name, string reason, int count);
 }

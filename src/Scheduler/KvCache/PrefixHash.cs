@@ -7,10 +7,38 @@ namespace Inference.Scheduler.KvCache;
 /// The chained block hash of automatic prefix caching: SipHash-1-3 keyed by the tenant salt over
 /// (parent hash, token ids). Keyed so that a client who does not know the salt can neither predict
 /// hashes nor flood one dictionary bucket; 64-bit only, so the manager verifies token ids and the
-/// parent link on every hit rather than trusting it.
+/// parent link on every hit rather than trusting it. One scheme for the worker's block manager and the gateway's
+/// prefix-affinity routing: given the same salt, both compute the same chain for a prompt.
 /// </summary>
-internal static class PrefixHash
+public static class PrefixHash
 {
+    /// <summary>
+    /// The chain over the first <paramref name="maxBlocks"/> full blocks of <paramref name="tokens"/>: element i is the
+    /// hash of blocks 0..i, exactly as the block manager registers them.
+    /// </summary>
+    public static ulong[] Chain(ulong salt, IReadOnlyList<int> tokens, int blockSize, int maxBlocks)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBlocks);
+        int blocks = Math.Min(maxBlocks, tokens.Count / blockSize);
+        var hashes = new ulong[blocks];
+        int[] block = new int[blockSize];
+        ulong hash = Seed(salt);
+        for (int b = 0; b < blocks; b++)
+        {
+            for (int t = 0; t < blockSize; t++)
+            {
+                block[t] = tokens[(b * blockSize) + t];
+            }
+
+            hash = Block(hash, salt, block);
+            hashes[b] = hash;
+        }
+
+        return hashes;
+    }
+
     /// <summary>The hash "before block 0" for a salt: distinct salts start distinct chains.</summary>
     public static ulong Seed(ulong salt) => Block(0x9E3779B97F4A7C15UL, salt, []);
 

@@ -38,6 +38,7 @@ internal static class ServeCommand
         var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests beyond which new ones are refused", DefaultValueFactory = _ => new SchedulerOptions().MaxQueuedRequests };
         var maxQueuedTokens = new Option<long>("--max-queued-tokens") { Description = "Waiting prompt tokens beyond which new requests are refused", DefaultValueFactory = _ => new SchedulerOptions().MaxQueuedTokens };
         var noPrefixCaching = new Option<bool>("--no-prefix-caching") { Description = "Do not reuse KV blocks of repeated prompt prefixes" };
+        var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "File with the secret keying per-tenant prefix-cache hashes (at least 16 bytes; give gateways the same file for exact prefix-affinity routing)" };
         var drainTimeout = new Option<double>("--drain-timeout") { Description = "Seconds in-flight requests get to finish on SIGTERM", DefaultValueFactory = _ => 30 };
 
         var command = new Command(Name, "Serve a model folder over gRPC (worker.proto, h2c) until SIGTERM")
@@ -45,6 +46,7 @@ internal static class ServeCommand
             model, servedName, host, port, device, dtype, kvMemory, maxModelLen, blockSize, chatTemplate,
             maxNumSeqs, maxBatchedTokens, longPrefill, maxQueued, maxQueuedTokens, noPrefixCaching, drainTimeout,
         };
+        command.Options.Add(secretFile);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -66,8 +68,20 @@ internal static class ServeCommand
                 MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
                 ChatTemplate = parse.GetValue(chatTemplate),
             };
+            byte[]? secret;
+            try
+            {
+                secret = parse.GetValue(secretFile) is { } path ? PrefixCacheSecret.Read(path) : null;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                Console.Error.WriteLine($"error: --prefix-cache-secret-file: {ex.Message}");
+                return 2;
+            }
+
             var engineOptions = new EngineOptions
             {
+                PrefixCacheSecret = secret ?? new EngineOptions().PrefixCacheSecret,
                 Scheduler = new SchedulerOptions
                 {
                     MaxNumSeqs = parse.GetValue(maxNumSeqs),

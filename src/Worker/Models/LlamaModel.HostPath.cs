@@ -172,7 +172,7 @@ public sealed partial class LlamaModel
             if (_embedTokens is null)
             {
                 // Tied: row `token` of embed_tokens is column `token` of lm_head^T [hidden, vocab].
-                float* lm = HostKernels.Data(_lmHeadT);
+                float* lm = HostKernels.Data(_embedT!);
                 for (int s = 0; s < b; s++)
                 {
                     int token = batch.TokenAt(s);

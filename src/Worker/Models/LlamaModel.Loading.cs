@@ -118,24 +118,10 @@ public sealed partial class LlamaModel
             Tensor norm = Read(last, "model.norm.weight", hidden);
 
             // Tied checkpoints sometimes still ship lm_head.weight; prefer it when present, as HF does after tying.
-            Tensor lmHead;
-            if (!config.TieWordEmbeddings || weights.Contains("lm_head.weight"))
-            {
-                lmHead = Read(last, "lm_head.weight", vocab, hidden);
-            }
-            else if (stages.Count == 1)
-            {
-                lmHead = embed;
-            }
-            else
-            {
-                // Split and tied: the last stage gets its own copy (a gather of rows is exact, so the embedding
-                // the first stage reads equals the one the unsplit model gathers from lm_head).
-                lmHead = (embed.device_type == last.type && (last.type == TorchSharp.DeviceType.CPU || embed.device_index == last.index)
-                    ? embed.clone()
-                    : embed.to(last)).DetachFromDisposeScope();
-                built.Add(lmHead);
-            }
+            // Tied and split: the constructor gives the last stage its own copy.
+            Tensor lmHead = !config.TieWordEmbeddings || weights.Contains("lm_head.weight")
+                ? Read(last, "lm_head.weight", vocab, hidden)
+                : embed;
             weightBytes += (vocab * hidden) + hidden;
 
             int maxPositions = maxModelLength ?? config.MaxPositionEmbeddings;

@@ -15,8 +15,11 @@ namespace Inference.Worker.Models;
 public sealed partial class LlamaModel : IDisposable
 {
     private readonly DecoderLayer[] _layers;
-    // Null when the embedding is tied to lm_head: rows are then gathered from the columns of _lmHeadT.
+    // Null when the embedding is tied to lm_head: rows are then gathered from the columns of _embedT.
     private readonly Tensor? _embedTokens;
+
+    // Tied embeddings as [hidden, vocab] on the first stage: _lmHeadT itself when unsplit, its own copy when split.
+    private readonly Tensor? _embedT;
     private readonly Tensor _norm;
 
     // lm_head stored transposed, [hidden, vocab]: at decode shapes (a few rows) libtorch's GEMM streams
@@ -63,6 +66,19 @@ public sealed partial class LlamaModel : IDisposable
 
         bool tied = ReferenceEquals(lmHead, embedTokens);
         _lmHeadT = Transpose(lmHead);
+        if (tied && stages.Length > 1)
+        {
+            // Each end of a tied split holds its own copy, both [hidden, vocab], so the first stage gathers its
+            // embedding exactly as the unsplit model does (a transposed, non-contiguous gather: the same layout
+            // downstream, hence the same reduction order and bit-identical logits).
+            _embedT = _lmHeadT;
+            _lmHeadT = HandOff(_lmHeadT, stages[^1].Device).DetachFromDisposeScope();
+        }
+        else
+        {
+            _embedT = tied ? _lmHeadT : null;
+        }
+
         _embedTokens = tied ? null : embedTokens;
         _norm = norm;
         _ropes = ropes;
@@ -195,7 +211,7 @@ public sealed partial class LlamaModel : IDisposable
             {
                 Tensor tokens = index.narrow(0, batch.TokensOffset, t);
                 x = _embedTokens is null
-                    ? _lmHeadT.index_select(1, tokens).t()
+                    ? _embedT!.index_select(1, tokens).t()
                     : _embedTokens.index_select(0, tokens);
             }
             else
@@ -332,6 +348,11 @@ public sealed partial class LlamaModel : IDisposable
         foreach (DecoderLayer layer in _layers)
         {
             layer.Dispose();
+        }
+
+        if (!ReferenceEquals(_embedT, _lmHeadT))
+        {
+            _embedT?.Dispose();
         }
 
         _lmHeadT.Dispose();

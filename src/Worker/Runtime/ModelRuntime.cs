@@ -84,13 +84,15 @@ public sealed class ModelRuntime : IDisposable
                 checkpoint.EnsureAllRead();
             }
 
-            // Each stage sizes its KV blocks from its own device's budget (--kv-cache-memory is per device); the
-            // cache then takes the fewest blocks any stage can hold, so one block id is valid on every stage.
+            // Each stage sizes its KV blocks from its own device's budget (--kv-cache-memory is per device; stages
+            // sharing a device, as cpu,cpu does, share it in proportion to their layers, so such a split holds as many
+            // blocks as the unsplit model); the cache then takes the fewest blocks any stage can hold, so one block
+            // id is valid on every stage.
             var budgets = new long[stages.Length];
             for (int s = 0; s < stages.Length; s++)
             {
                 Device device = stages[s].Device;
-                long budget = (kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization)) / SlotsOn(stages, device);
+                long budget = (kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization)) * stages[s].NumLayers / LayersOn(stages, device);
                 if (kvBudget is null && device.type != DeviceType.CUDA)
                 {
                     // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
@@ -113,19 +115,19 @@ public sealed class ModelRuntime : IDisposable
         }
     }
 
-    // Stages that share a device (cpu,cpu; cuda:0,cuda:0) share its budget.
-    private static int SlotsOn(PipelineStage[] stages, Device device)
+    // Decoder layers of every stage on this device (cpu,cpu and cuda:0,cuda:0 put several stages on one).
+    private static int LayersOn(PipelineStage[] stages, Device device)
     {
-        int count = 0;
+        int layers = 0;
         foreach (PipelineStage stage in stages)
         {
             if (stage.Device.type == device.type && (device.type == DeviceType.CPU || stage.Device.index == device.index))
             {
-                count++;
+                layers += stage.NumLayers;
             }
         }
 
-        return count;
+        return layers;
     }
 
     private static long DefaultKvBudget(Device device, double utilization)

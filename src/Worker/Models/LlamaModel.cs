@@ -167,7 +167,7 @@ public sealed partial class LlamaModel : IDisposable
         using var outer = NewDisposeScope();
         Tensor host = StageIndices(batch);
         Tensor x = null!;
-        Tensor logitRows = null!;
+        Tensor index = host;
         for (int st = 0; st < _stages.Length; st++)
         {
             PipelineStage stage = _stages[st];
@@ -175,7 +175,7 @@ public sealed partial class LlamaModel : IDisposable
 
             // Each stage gets the step's indices straight from the host staging (one host-to-device copy per stage,
             // no chain of device-to-device copies); on CPU every stage reads the staging in place.
-            Tensor index = device.type == DeviceType.CPU ? host : host.to(device);
+            index = device.type == DeviceType.CPU ? host : host.to(device);
             Tensor positions = index.narrow(0, batch.PositionsOffset, t);
             Tensor slots = index.narrow(0, batch.SlotsOffset, t);
             Tensor gather = index.narrow(0, batch.GatherOffset, (long)b * lmax);
@@ -267,13 +267,12 @@ public sealed partial class LlamaModel : IDisposable
                 x = x + Linear(F.silu(gate) * up, w.DownProj);
                 x.MoveToOuterDisposeScope();
             }
-
-            logitRows = index.narrow(0, batch.LogitRowsOffset, batch.AllLogits ? 0 : batch.NumLogitRows);
         }
 
         if (!batch.AllLogits)
         {
-            x = x.index_select(0, logitRows);
+            // The last stage's indices: the rows that get logits.
+            x = x.index_select(0, index.narrow(0, batch.LogitRowsOffset, batch.NumLogitRows));
         }
 
         Tensor logits = Linear(RmsNorm(x, _norm), _lmHeadT).to(ScalarType.Float32);

@@ -99,6 +99,45 @@ public sealed class LlamaModelPipelineTests
         }
     }
 
+    // Tensors created by one decode forward of one sequence at 9 tokens of context.
+    private static long TensorsPerDecodeStep(string? layers, bool host)
+    {
+        using LlamaModel model = Load(Config(ModelArchitecture.Llama), layers);
+        using PagedKvCache cache = TestModels.Cache(model, numBlocks: 16, blockSize: 4);
+        model.UseHostKernels = host;
+        using var noGrad = inference_mode();
+        var batch = new ForwardBatch { BlockSize = 4 };
+        using (var warm = NewDisposeScope())
+        {
+            batch.Add(TestModels.Tokens(9, 1, 96), 0, [3, 1, 4]);
+            model.Forward(batch, cache);
+        }
+
+        batch.Clear();
+        batch.Add([7], 9, [3, 1, 4]);
+        using var scope = NewDisposeScope();
+        long before = TorchSharp.DisposeScopeManager.Statistics.CreatedInScopeCount;
+        model.Forward(batch, cache);
+        return TorchSharp.DisposeScopeManager.Statistics.CreatedInScopeCount - before;
+    }
+
+    [Fact]
+    public void Forward_SplitDecodeStep_CostsAFewTensorsPerStageBoundary()
+    {
+        // The split's whole overhead per step: per extra stage its index views (6), its cos/sin gathers (4) and one
+        // hand-off copy on the libtorch path (11 tensors, a few us each on CPU); nothing on the host path (one host
+        // buffer for the hidden state). A regression that adds per-stage work shows here.
+        long reference1 = TensorsPerDecodeStep(null, host: false);
+        long reference3 = TensorsPerDecodeStep("2,2,1", host: false);
+        long host1 = TensorsPerDecodeStep(null, host: true);
+        long host3 = TensorsPerDecodeStep("2,2,1", host: true);
+
+        Assert.Equal(host1, host3);
+        long perBoundary = (reference3 - reference1) / 2;
+        Assert.Equal(0, (reference3 - reference1) % 2);
+        Assert.True(perBoundary is > 0 and <= 11, $"a stage boundary creates {perBoundary} tensors per decode step");
+    }
+
     [Fact]
     public void Load_ThreeCpuSlots_EachStageOwnsItsWeightsAndKvTensors()
     {

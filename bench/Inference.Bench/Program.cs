@@ -5,8 +5,10 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Inference.Bench;
 
 // Usage: dotnet run -c Release --project bench/Inference.Bench -- runtime [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR]
+//          [--device cpu,cpu] [--pipeline-layers 3,3]
 //          (runtime: through EngineCore.Step on a generated 25M model, or the folder given with --model; --libtorch-ops
-//          runs decode on the reference path of libtorch ops instead of the host kernels)
+//          runs decode on the reference path of libtorch ops instead of the host kernels; a --device list splits the
+//          layers into pipeline stages, as the worker does)
 //        dotnet run -c Release --project bench/Inference.Bench -- gemv [MODEL_DIR]
 //          (host products against libtorch mm at decode shapes; with a model folder, forward-only decode of the three
 //          paths interleaved in one process)
@@ -110,9 +112,18 @@ int prompt = 128;
 int decode = 64;
 int threads = 0;
 string? model = null;
+string device = "cpu";
+string? pipelineLayers = null;
 bool hostKernels = true;
 for (int i = 1; i < args.Length; i += 2)
 {
+    if (args[i] is "--help" or "-h")
+    {
+        Console.WriteLine($"usage: Inference.Bench {args[0]} [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR] [--libtorch-ops] [--device cpu|cuda:N|LIST] [--pipeline-layers N,M,...]");
+        Console.WriteLine("  prefill and decode throughput through EngineCore.Step; a --device list (e.g. cpu,cpu) splits the layers into pipeline stages");
+        return 0;
+    }
+
     if (args[i] == "--libtorch-ops")
     {
         hostKernels = false;
@@ -143,6 +154,12 @@ for (int i = 1; i < args.Length; i += 2)
         case "--model":
             model = args[i + 1];
             break;
+        case "--device":
+            device = args[i + 1];
+            break;
+        case "--pipeline-layers":
+            pipelineLayers = args[i + 1];
+            break;
         default:
             Console.Error.WriteLine($"unknown option {args[i]}");
             return 2;
@@ -152,4 +169,4 @@ for (int i = 1; i < args.Length; i += 2)
 // profile: --prompt is the decode context length, --decode the iterations per timing round.
 return args[0] == "profile"
     ? ProfileBenchmark.Run(batches, prompt + 32, decode, threads)
-    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model, hostKernels);
+    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model, hostKernels, device, pipelineLayers);

@@ -35,7 +35,7 @@ internal static class RuntimeBenchmark
         AttentionBias = false,
     };
 
-    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir, bool hostKernels = true)
+    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir, bool hostKernels = true, string device = "cpu", string? pipelineLayers = null)
     {
         if (threads > 0)
         {
@@ -58,6 +58,8 @@ internal static class RuntimeBenchmark
             using ModelRuntime runtime = ModelRuntime.Load(new WorkerOptions
             {
                 ModelDir = modelDir,
+                Device = device,
+                PipelineLayers = pipelineLayers,
                 Dtype = "float32",
                 KvCacheMemory = $"{Math.Max(64, maxBatch * (promptLength + decodeSteps + 64) / 16 * 2)}MiB",
                 MaxModelLength = Math.Min(promptLength + decodeSteps + 32, int.MaxValue),
@@ -68,6 +70,7 @@ internal static class RuntimeBenchmark
             long parameters = runtime.Model.WeightBytes / 4;
             double bandwidth = MeasureBandwidth();
             Console.WriteLine($"Model: {Describe(config)}");
+            Console.WriteLine($"Pipeline: {runtime.Model.Stages.Count} stage(s): {PipelineStage.Describe(runtime.Model.Stages)}");
             Console.WriteLine($"Parameters: {parameters / 1e6:F1}M; weight bytes per step: {runtime.Model.WeightBytes / 1e6:F1} MB; torch threads: {get_num_threads()}");
             Console.WriteLine($"Measured memory bandwidth (large tensor copy): {bandwidth / 1e9:F1} GB/s");
             Console.WriteLine($"Driven through EngineCore.Step (the production step: schedule, forward, sample, update), greedy, no thread; decode path: {(hostKernels ? "host kernels" : "libtorch ops (reference)")}.");

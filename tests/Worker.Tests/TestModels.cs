@@ -52,11 +52,17 @@ internal static class TestModels
     public static LlamaModel Random(ModelArchitecture arch, long seed = 7, int? maxModelLength = null) =>
         LlamaModel.Load(Config(arch), new RandomWeightSource(seed, std: 0.08), ScalarType.Float32, CPU, maxModelLength);
 
-    public static PagedKvCache Cache(LlamaModel model, int numBlocks = 128, int blockSize = 4) =>
-        PagedKvCache.Create(
-            model.Config.NumHiddenLayers, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32, CPU,
-            PagedKvCache.BytesPerBlockFor(model.Config.NumHiddenLayers, blockSize, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32) * numBlocks,
-            blockSize);
+    /// <summary>A cache of <paramref name="numBlocks"/> blocks laid out like the model's pipeline stages (one when unsplit).</summary>
+    public static PagedKvCache Cache(LlamaModel model, int numBlocks = 128, int blockSize = 4)
+    {
+        var budgets = new long[model.Stages.Count];
+        for (int i = 0; i < budgets.Length; i++)
+        {
+            budgets[i] = PagedKvCache.BytesPerBlockFor(model.Stages[i].NumLayers, blockSize, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32) * numBlocks;
+        }
+
+        return PagedKvCache.Create(model.Stages, model.Config.NumKeyValueHeads, model.Config.HeadDim, ScalarType.Float32, budgets, blockSize);
+    }
 
     public static int[] Tokens(int count, int seed, int vocab)
     {

@@ -6,13 +6,16 @@ public sealed record WorkerOptions
     /// <summary>Hugging Face model folder (config.json, safetensors, tokenizer files).</summary>
     public required string ModelDir { get; init; }
 
-    /// <summary>cpu, cuda or cuda:N.</summary>
+    /// <summary>cpu, cuda or cuda:N; a list (cuda:0,cuda:1, or cpu,cpu) splits the decoder layers into one pipeline stage per entry.</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>Decoder layers per pipeline stage (e.g. 12,20), one count per <see cref="Device"/> entry; null: an even split.</summary>
+    public string? PipelineLayers { get; init; }
 
     /// <summary>auto, float32, float16 or bfloat16 (auto: float32 on CPU, bfloat16 on CUDA).</summary>
     public string Dtype { get; init; } = "auto";
 
-    /// <summary>KV cache budget (e.g. 2GiB). Null: 1 GiB on CPU, <see cref="GpuMemoryUtilization"/> of free memory on CUDA.</summary>
+    /// <summary>KV cache budget per device (e.g. 2GiB). Null: 1 GiB on CPU, <see cref="GpuMemoryUtilization"/> of free memory on CUDA.</summary>
     public string? KvCacheMemory { get; init; }
 
     /// <summary>Fraction of free device memory the KV cache may take on CUDA when no budget is given.</summary>

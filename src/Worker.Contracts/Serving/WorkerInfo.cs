@@ -16,6 +16,9 @@ public sealed record WorkerInfo
 
     public required string Device { get; init; }
 
+    /// <summary>The pipeline stages when the layers are split across devices ("cuda:0 layers 0-15; cuda:1 layers 16-31"); null when unsplit.</summary>
+    public string? Pipeline { get; init; }
+
     public required int BlockSize { get; init; }
 
     public required int KvBlocksTotal { get; init; }

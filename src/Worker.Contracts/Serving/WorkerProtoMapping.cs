@@ -34,6 +34,11 @@ internal static class WorkerProtoMapping
             reply.ChatTemplate = info.ChatTemplate;
         }
 
+        if (info.Pipeline is not null)
+        {
+            reply.Pipeline = info.Pipeline;
+        }
+
         return reply;
     }
 
@@ -47,6 +52,7 @@ internal static class WorkerProtoMapping
         KvBlocksTotal = reply.KvBlocksTotal,
         AdmissibleKvBlocks = reply.AdmissibleKvBlocks,
         ChatTemplate = reply.HasChatTemplate ? reply.ChatTemplate : null,
+        Pipeline = reply.HasPipeline ? reply.Pipeline : null,
         Created = reply.Created,
     };
 

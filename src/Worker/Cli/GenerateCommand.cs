@@ -35,16 +35,17 @@ internal static class GenerateCommand
         var ignoreEos = new Option<bool>("--ignore-eos");
         var json = new Option<bool>("--json") { Description = "Print one JSON line per token (id, text, logprobs)" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable); the text ends before it", AllowMultipleArgumentsPerToken = false };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N; a list (cuda:0,cuda:1) splits the layers across the devices, one pipeline stage each", DefaultValueFactory = _ => "cpu" };
+        var pipelineLayers = new Option<string?>("--pipeline-layers") { Description = "Decoder layers per pipeline stage, one count per --device entry, e.g. 12,20 (default: an even split)" };
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, float16 or bfloat16", DefaultValueFactory = _ => "auto" };
-        var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget, e.g. 512MiB (default 1GiB on CPU, 90% of free memory on CUDA)" };
+        var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget per device, e.g. 512MiB (default 1GiB on CPU, 90% of free memory on CUDA)" };
         var maxModelLen = new Option<int?>("--max-model-len") { Description = "Longest prompt + output (default: max_position_embeddings)" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "llama2, llama3, chatml or mistral (overrides detection)" };
 
         var command = new Command("generate", "Generate a completion from a model folder and stream it to stdout")
         {
             model, prompt, promptIds, chat, maxTokens, minTokens, temperature, topP, topK, minP, repetition, presence, frequency,
-            seed, logprobs, ignoreEos, json, stop, device, dtype, kvMemory, maxModelLen, chatTemplate,
+            seed, logprobs, ignoreEos, json, stop, device, pipelineLayers, dtype, kvMemory, maxModelLen, chatTemplate,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -60,6 +61,7 @@ internal static class GenerateCommand
             {
                 ModelDir = modelDir,
                 Device = parse.GetValue(device)!,
+                PipelineLayers = parse.GetValue(pipelineLayers),
                 Dtype = parse.GetValue(dtype)!,
                 KvCacheMemory = parse.GetValue(kvMemory),
                 MaxModelLength = parse.GetValue(maxModelLen),
@@ -101,7 +103,7 @@ internal static class GenerateCommand
             using ModelRuntime runtime = ModelRuntime.Load(options, new ConsoleLoadProgress());
             Console.Error.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"Loaded {runtime.Config.ArchitectureName} from {options.ModelDir} in {loadClock.Elapsed.TotalSeconds:F1}s: {runtime.Model.WeightBytes / 1e6:F1} MB of {runtime.Model.Dtype} weights on {runtime.Model.Device}, KV cache {runtime.Cache.NumBlocks} blocks x {runtime.Cache.BlockSize} tokens ({runtime.Cache.TotalBytes / 1e6:F0} MB)."));
+                $"Loaded {runtime.Config.ArchitectureName} from {options.ModelDir} in {loadClock.Elapsed.TotalSeconds:F1}s: {runtime.Model.WeightBytes / 1e6:F1} MB of {runtime.Model.Dtype} weights on {(runtime.Model.Stages.Count == 1 ? runtime.Model.Device.ToString() : Models.PipelineStage.Describe(runtime.Model.Stages))}, KV cache {runtime.Cache.NumBlocks} blocks x {runtime.Cache.BlockSize} tokens ({runtime.Cache.TotalBytes / 1e6:F0} MB)."));
 
             ModelTokenizer tokenizer = runtime.Tokenizer;
             int[] prompt = promptIds is not null ? ParseIds(promptIds) : Encode(tokenizer, promptText!, chat);

@@ -26,9 +26,10 @@ internal static class ServeCommand
         var servedName = new Option<string?>("--served-model-name") { Description = "Model id clients ask for (default: the folder's name)" };
         var host = new Option<string>("--host") { Description = "Address to bind: an IP or localhost", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one)", DefaultValueFactory = _ => 9000 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => "cpu" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N; a list (cuda:0,cuda:1) splits the layers across the devices, one pipeline stage each", DefaultValueFactory = _ => "cpu" };
+        var pipelineLayers = new Option<string?>("--pipeline-layers") { Description = "Decoder layers per pipeline stage, one count per --device entry, e.g. 12,20 (default: an even split)" };
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, float16 or bfloat16", DefaultValueFactory = _ => "auto" };
-        var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget, e.g. 512MiB (default 1GiB on CPU, 90% of free memory on CUDA)" };
+        var kvMemory = new Option<string?>("--kv-cache-memory") { Description = "KV cache budget per device, e.g. 512MiB (default 1GiB on CPU, 90% of free memory on CUDA)" };
         var maxModelLen = new Option<int?>("--max-model-len") { Description = "Longest prompt + output (default: max_position_embeddings)" };
         var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block", DefaultValueFactory = _ => 16 };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "llama2, llama3, chatml or mistral (overrides detection)" };
@@ -43,7 +44,7 @@ internal static class ServeCommand
 
         var command = new Command(Name, "Serve a model folder over gRPC (worker.proto, h2c) until SIGTERM")
         {
-            model, servedName, host, port, device, dtype, kvMemory, maxModelLen, blockSize, chatTemplate,
+            model, servedName, host, port, device, pipelineLayers, dtype, kvMemory, maxModelLen, blockSize, chatTemplate,
             maxNumSeqs, maxBatchedTokens, longPrefill, maxQueued, maxQueuedTokens, noPrefixCaching, drainTimeout,
         };
         command.Options.Add(secretFile);
@@ -61,6 +62,7 @@ internal static class ServeCommand
             {
                 ModelDir = modelDir,
                 Device = parse.GetValue(device)!,
+                PipelineLayers = parse.GetValue(pipelineLayers),
                 Dtype = parse.GetValue(dtype)!,
                 KvCacheMemory = parse.GetValue(kvMemory),
                 MaxModelLength = parse.GetValue(maxModelLen),
@@ -166,7 +168,7 @@ internal static class ServeCommand
 
     private static string Describe(WorkerOptions w, EngineOptions e, WorkerServerOptions s, string? servedName) => string.Create(
         CultureInfo.InvariantCulture,
-        $"model={w.ModelDir} served-model-name={servedName ?? WorkerHost.DefaultModelName(w.ModelDir)} device={w.Device} dtype={w.Dtype} " +
+        $"model={w.ModelDir} served-model-name={servedName ?? WorkerHost.DefaultModelName(w.ModelDir)} device={w.Device} pipeline-layers={w.PipelineLayers ?? "even"} dtype={w.Dtype} " +
         $"kv-cache-memory={w.KvCacheMemory ?? "default"} max-model-len={(w.MaxModelLength?.ToString(CultureInfo.InvariantCulture) ?? "model")} block-size={w.BlockSize} " +
         $"max-num-seqs={e.Scheduler.MaxNumSeqs} max-num-batched-tokens={e.Scheduler.MaxNumBatchedTokens} max-queued-requests={e.Scheduler.MaxQueuedRequests} " +
         $"max-queued-tokens={e.Scheduler.MaxQueuedTokens} prefix-caching={e.EnablePrefixCaching} host={s.Host} port={s.Port} drain-timeout={s.DrainTimeout.TotalSeconds}s");

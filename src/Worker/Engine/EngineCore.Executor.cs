@@ -32,7 +32,7 @@ public sealed partial class EngineCore
             _owner = owner;
             _sampler = new Sampler(owner._runtime.EosTokenIds);
             _batch = new ForwardBatch { BlockSize = owner._runtime.Cache.BlockSize };
-            Batch = new SamplingBatch(owner._options.Scheduler.MaxNumSeqs, owner._runtime.Config.VocabSize, owner._runtime.Cache.Device);
+            Batch = new SamplingBatch(owner._options.Scheduler.MaxNumSeqs, owner._runtime.Config.VocabSize, owner._runtime.Model.OutputDevice);
         }
 
         /// <summary>The persistent sampling state of the running sequences.</summary>

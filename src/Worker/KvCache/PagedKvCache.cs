@@ -1,3 +1,4 @@
+using Inference.Worker.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,29 +8,45 @@ namespace Inference.Worker.KvCache;
 /// Device-resident K/V storage for every layer, preallocated once and addressed by slot:
 /// slot = block * BlockSize + offset. A sequence owns a block table (its blocks in order);
 /// nothing here assumes a sequence's tokens are contiguous. Owns its tensors: Dispose frees them.
+/// Under a pipeline split each layer's K/V live on its stage's device; every stage uses the same block ids,
+/// so the scheduler sees one block pool.
 /// </summary>
 public sealed class PagedKvCache : IDisposable
 {
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
+    private readonly PipelineStage[] _stages;
 
-    private PagedKvCache(int numLayers, int numBlocks, int blockSize, int numKvHeads, int headDim, ScalarType dtype, Device device)
+    private PagedKvCache(PipelineStage[] stages, int numBlocks, int blockSize, int numKvHeads, int headDim, ScalarType dtype)
     {
+        _stages = stages;
+        int numLayers = stages[^1].EndLayer;
         NumLayers = numLayers;
         NumBlocks = numBlocks;
         BlockSize = blockSize;
         NumKvHeads = numKvHeads;
         HeadDim = headDim;
         Dtype = dtype;
-        Device = device;
+        Device = stages[0].Device;
         _keys = new Tensor[numLayers];
         _values = new Tensor[numLayers];
         long slots = (long)numBlocks * blockSize;
-        for (int i = 0; i < numLayers; i++)
+        try
         {
-            // zeros, not empty: padded gathers read slot 0 and must never see NaN garbage.
-            _keys[i] = zeros([slots, numKvHeads, headDim], dtype, device).DetachFromDisposeScope();
-            _values[i] = zeros([slots, numKvHeads, headDim], dtype, device).DetachFromDisposeScope();
+            foreach (PipelineStage stage in stages)
+            {
+                for (int i = stage.FirstLayer; i < stage.EndLayer; i++)
+                {
+                    // zeros, not empty: padded gathers read slot 0 and must never see NaN garbage.
+                    _keys[i] = zeros([slots, numKvHeads, headDim], dtype, stage.Device).DetachFromDisposeScope();
+                    _values[i] = zeros([slots, numKvHeads, headDim], dtype, stage.Device).DetachFromDisposeScope();
+                }
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
         }
     }
 
@@ -39,7 +56,12 @@ public sealed class PagedKvCache : IDisposable
     public int NumKvHeads { get; }
     public int HeadDim { get; }
     public ScalarType Dtype { get; }
+
+    /// <summary>The first stage's device (the only one when the model is not split).</summary>
     public Device Device { get; }
+
+    /// <summary>The stages whose layers this cache holds (one when the model is not split).</summary>
+    public IReadOnlyList<PipelineStage> Stages => _stages;
 
     /// <summary>Bytes of K and V for one block across all layers.</summary>
     public long BytesPerBlock => BytesPerBlockFor(NumLayers, BlockSize, NumKvHeads, HeadDim, Dtype);
@@ -81,12 +103,15 @@ public sealed class PagedKvCache : IDisposable
         }
 
         using var scope = NewDisposeScope();
-        Tensor fromIndex = tensor(from, ScalarType.Int64, Device);
-        Tensor toIndex = tensor(to, ScalarType.Int64, Device);
-        for (int layer = 0; layer < NumLayers; layer++)
+        foreach (PipelineStage stage in _stages)
         {
-            _keys[layer].index_copy_(0, toIndex, _keys[layer].index_select(0, fromIndex));
-            _values[layer].index_copy_(0, toIndex, _values[layer].index_select(0, fromIndex));
+            Tensor fromIndex = tensor(from, ScalarType.Int64, stage.Device);
+            Tensor toIndex = tensor(to, ScalarType.Int64, stage.Device);
+            for (int layer = stage.FirstLayer; layer < stage.EndLayer; layer++)
+            {
+                _keys[layer].index_copy_(0, toIndex, _keys[layer].index_select(0, fromIndex));
+                _values[layer].index_copy_(0, toIndex, _values[layer].index_select(0, fromIndex));
+            }
         }
     }
 
@@ -95,19 +120,47 @@ public sealed class PagedKvCache : IDisposable
 
     /// <summary>Allocates as many blocks as fit in <paramref name="memoryBytes"/>.</summary>
     public static PagedKvCache Create(
-        int numLayers, int numKvHeads, int headDim, ScalarType dtype, Device device, long memoryBytes, int blockSize = 16)
+        int numLayers, int numKvHeads, int headDim, ScalarType dtype, Device device, long memoryBytes, int blockSize = 16) =>
+        Create(PipelineStage.Single(device, numLayers), numKvHeads, headDim, dtype, [memoryBytes], blockSize);
+
+    /// <summary>
+    /// Allocates each stage's layers on its device, from that device's budget (<paramref name="stageMemoryBytes"/>, one
+    /// per stage): every stage gets the same number of blocks, the most that fit in every stage's budget, since one
+    /// block id addresses the same block in every stage.
+    /// </summary>
+    public static PagedKvCache Create(
+        IReadOnlyList<PipelineStage> stages, int numKvHeads, int headDim, ScalarType dtype, IReadOnlyList<long> stageMemoryBytes, int blockSize = 16)
     {
+        ArgumentNullException.ThrowIfNull(stages);
+        ArgumentNullException.ThrowIfNull(stageMemoryBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
-        long perBlock = BytesPerBlockFor(numLayers, blockSize, numKvHeads, headDim, dtype);
-        long numBlocks = memoryBytes / perBlock;
-        if (numBlocks < 1)
+        if (stages.Count == 0 || stageMemoryBytes.Count != stages.Count)
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(memoryBytes),
-                $"--kv-cache-memory of {memoryBytes} bytes is below one block ({perBlock} bytes for {blockSize} tokens).");
+            throw new ArgumentException($"{stages.Count} stages need one memory budget each, got {stageMemoryBytes.Count}.", nameof(stageMemoryBytes));
         }
 
-        return new PagedKvCache(numLayers, (int)Math.Min(numBlocks, int.MaxValue / blockSize), blockSize, numKvHeads, headDim, dtype, device);
+        long numBlocks = long.MaxValue;
+        for (int i = 0; i < stages.Count; i++)
+        {
+            if (stages[i].FirstLayer != (i == 0 ? 0 : stages[i - 1].EndLayer) || stages[i].NumLayers < 1)
+            {
+                throw new ArgumentException($"Pipeline stage {i} (layers from {stages[i].FirstLayer}, {stages[i].NumLayers} of them) does not continue the stage before it.", nameof(stages));
+            }
+
+            long perBlock = BytesPerBlockFor(stages[i].NumLayers, blockSize, numKvHeads, headDim, dtype);
+            long fits = stageMemoryBytes[i] / perBlock;
+            if (fits < 1)
+            {
+                string where = stages.Count == 1 ? string.Empty : $" on pipeline stage {i} ({PipelineStage.DeviceName(stages[i].Device)}, {stages[i].NumLayers} layers)";
+                throw new ArgumentOutOfRangeException(
+                    nameof(stageMemoryBytes),
+                    $"--kv-cache-memory of {stageMemoryBytes[i]} bytes{where} is below one block ({perBlock} bytes for {blockSize} tokens).");
+            }
+
+            numBlocks = Math.Min(numBlocks, fits);
+        }
+
+        return new PagedKvCache([.. stages], (int)Math.Min(numBlocks, int.MaxValue / blockSize), blockSize, numKvHeads, headDim, dtype);
     }
 
     internal static int ElementSize(ScalarType dtype) => dtype switch
@@ -120,14 +173,14 @@ public sealed class PagedKvCache : IDisposable
 
     public void Dispose()
     {
-        foreach (Tensor t in _keys)
+        foreach (Tensor? t in _keys)
         {
-            t.Dispose();
+            t?.Dispose();
         }
 
-        foreach (Tensor t in _values)
+        foreach (Tensor? t in _values)
         {
-            t.Dispose();
+            t?.Dispose();
         }
     }
 }

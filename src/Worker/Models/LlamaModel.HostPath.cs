@@ -25,6 +25,9 @@ public sealed partial class LlamaModel
     /// K/V read in place): every decode-only step, and mixed or prefill steps
     /// whose prefill attention is small (<see cref="HostMaxPrefillAttentionPairs"/>). On by default; off, every
     /// step takes the reference path of libtorch ops, which long prefills always take.
+    /// A pipeline split whose stages are all CPU slots runs here too: the host path reads each layer's weights and
+    /// K/V through their stage's own tensors, and its hidden state is one host buffer, so there is nothing to hand
+    /// from stage to stage. A split with any stage off the CPU always takes the libtorch path.
     /// </summary>
     public bool UseHostKernels { get; set; } = true;
 
@@ -81,7 +84,7 @@ public sealed partial class LlamaModel
     private bool TakesHostPath(ForwardBatch batch) =>
         UseHostKernels && !batch.AllLogits
         && (batch.MaxQueryLength == 1 || batch.PrefillAttentionPairs <= HostMaxPrefillAttentionPairs)
-        && Device.type == TorchSharp.DeviceType.CPU && Dtype == ScalarType.Float32
+        && _allOnCpu && Dtype == ScalarType.Float32
         && GemvPool.IsSupported && _headDim % 8 == 0; // the host kernels' vector requirements
 
     private unsafe Tensor ForwardHost(ForwardBatch batch, PagedKvCache cache)
@@ -160,8 +163,6 @@ public sealed partial class LlamaModel
         float* ph = HostKernels.Data(h);
         float* po = HostKernels.Data(o);
         float* pact = HostKernels.Data(act);
-        float* cos = HostKernels.Data(_rope.Cos);
-        float* sin = HostKernels.Data(_rope.SinSigned);
         fixed (float* scratch = _hostScratch)
         {
             float* rolled = scratch;
@@ -171,7 +172,7 @@ public sealed partial class LlamaModel
             if (_embedTokens is null)
             {
                 // Tied: row `token` of embed_tokens is column `token` of lm_head^T [hidden, vocab].
-                float* lm = HostKernels.Data(_lmHeadT);
+                float* lm = HostKernels.Data(_embedT!);
                 for (int s = 0; s < b; s++)
                 {
                     int token = batch.TokenAt(s);
@@ -190,53 +191,58 @@ public sealed partial class LlamaModel
                 }
             }
 
-            for (int layer = 0; layer < _layers.Length; layer++)
+            for (int st = 0; st < _stages.Length; st++)
             {
-                DecoderLayer w = _layers[layer];
-                HostKernels.RmsNorm(px, HostKernels.Data(w.InputLayernorm), ph, b, hidden, _eps);
-                Product(h, ph, b, w.QkvProj, w.QkvBias, qkv, pqkv, accumulate: false);
-                float* keys = HostKernels.Data(cache.Keys(layer));
-                float* values = HostKernels.Data(cache.Values(layer));
-                for (int s = 0; s < sequences; s++)
+                float* cos = HostKernels.Data(_ropes[st].Cos);
+                float* sin = HostKernels.Data(_ropes[st].SinSigned);
+                for (int layer = _stages[st].FirstLayer; layer < _stages[st].EndLayer; layer++)
                 {
-                    int first = batch.QueryStartOf(s);
-                    int length = batch.QueryLengthOf(s);
-                    int context = batch.ContextLengthOf(s);
-                    IReadOnlyList<int> table = batch.BlockTableOf(s);
-
-                    // K/V go into the cache first, so each query of a chunk reads the ones before it in place.
-                    for (int i = 0; i < length; i++)
+                    DecoderLayer w = _layers[layer];
+                    HostKernels.RmsNorm(px, HostKernels.Data(w.InputLayernorm), ph, b, hidden, _eps);
+                    Product(h, ph, b, w.QkvProj, w.QkvBias, qkv, pqkv, accumulate: false);
+                    float* keys = HostKernels.Data(cache.Keys(layer));
+                    float* values = HostKernels.Data(cache.Values(layer));
+                    for (int s = 0; s < sequences; s++)
                     {
-                        int pos = context + i;
-                        float* row = pqkv + ((long)(first + i) * qkvDim);
-                        for (int head = 0; head < nh + nkv; head++)
+                        int first = batch.QueryStartOf(s);
+                        int length = batch.QueryLengthOf(s);
+                        int context = batch.ContextLengthOf(s);
+                        IReadOnlyList<int> table = batch.BlockTableOf(s);
+
+                        // K/V go into the cache first, so each query of a chunk reads the ones before it in place.
+                        for (int i = 0; i < length; i++)
                         {
-                            HostKernels.Rope(row + (head * d), cos + ((long)pos * d), sin + ((long)pos * d), d, rolled);
+                            int pos = context + i;
+                            float* row = pqkv + ((long)(first + i) * qkvDim);
+                            for (int head = 0; head < nh + nkv; head++)
+                            {
+                                HostKernels.Rope(row + (head * d), cos + ((long)pos * d), sin + ((long)pos * d), d, rolled);
+                            }
+
+                            long slot = ((long)table[pos / blockSize] * blockSize) + (pos % blockSize);
+                            new ReadOnlySpan<float>(row + (nh * d), nkv * d).CopyTo(new Span<float>(keys + (slot * nkv * d), nkv * d));
+                            new ReadOnlySpan<float>(row + ((nh + nkv) * d), nkv * d).CopyTo(new Span<float>(values + (slot * nkv * d), nkv * d));
                         }
-
-                        long slot = ((long)table[pos / blockSize] * blockSize) + (pos % blockSize);
-                        new ReadOnlySpan<float>(row + (nh * d), nkv * d).CopyTo(new Span<float>(keys + (slot * nkv * d), nkv * d));
-                        new ReadOnlySpan<float>(row + ((nh + nkv) * d), nkv * d).CopyTo(new Span<float>(values + (slot * nkv * d), nkv * d));
                     }
-                }
 
-                // Every (token, query head) attends on its own: split over the product threads when there is enough of it.
-                attention.Keys = keys;
-                attention.Values = values;
-                if (_gemv is { } pool && attention.KeyReads >= AttentionSplitKeyReads)
-                {
-                    pool.For(b * nh, attention.Body);
-                }
-                else
-                {
-                    attention.Body(0, 0, b * nh);
-                }
+                    // Every (token, query head) attends on its own: split over the product threads when there is enough of it.
+                    attention.Keys = keys;
+                    attention.Values = values;
+                    if (_gemv is { } pool && attention.KeyReads >= AttentionSplitKeyReads)
+                    {
+                        pool.For(b * nh, attention.Body);
+                    }
+                    else
+                    {
+                        attention.Body(0, 0, b * nh);
+                    }
 
-                Product(o, po, b, w.OProj, null, x, px, accumulate: true);
-                HostKernels.RmsNorm(px, HostKernels.Data(w.PostAttentionLayernorm), ph, b, hidden, _eps);
-                Product(h, ph, b, w.GateUpProj, null, gateUp, pgu, accumulate: false);
-                HostKernels.SiluMul(pgu, pact, b, _intermediate, gateScratch);
-                Product(act, pact, b, w.DownProj, null, x, px, accumulate: true);
+                    Product(o, po, b, w.OProj, null, x, px, accumulate: true);
+                    HostKernels.RmsNorm(px, HostKernels.Data(w.PostAttentionLayernorm), ph, b, hidden, _eps);
+                    Product(h, ph, b, w.GateUpProj, null, gateUp, pgu, accumulate: false);
+                    HostKernels.SiluMul(pgu, pact, b, _intermediate, gateScratch);
+                    Product(act, pact, b, w.DownProj, null, x, px, accumulate: true);
+                }
             }
 
             // Final norm only for the rows that get logits, packed at the top of h.

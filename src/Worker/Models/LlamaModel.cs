@@ -9,19 +9,28 @@ namespace Inference.Worker.Models;
 /// Llama-family decoder (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM) running one batched
 /// forward over a paged KV cache. Math mirrors Hugging Face's modeling_llama: RMSNorm in float32,
 /// rotate_half RoPE, grouped-query attention, SiLU-gated MLP. Owns its weights (Dispose frees them).
+/// Under a pipeline split (<see cref="Stages"/>) the embedding lives on the first stage's device, each stage's
+/// layers on its own, the final norm and lm_head on the last; a step hands the hidden state from stage to stage.
 /// </summary>
 public sealed partial class LlamaModel : IDisposable
 {
     private readonly DecoderLayer[] _layers;
-    // Null when the embedding is tied to lm_head: rows are then gathered from the columns of _lmHeadT.
+    // Null when the embedding is tied to lm_head: rows are then gathered from the columns of _embedT.
     private readonly Tensor? _embedTokens;
+
+    // Tied embeddings as [hidden, vocab] on the first stage: _lmHeadT itself when unsplit, its own copy when split.
+    private readonly Tensor? _embedT;
     private readonly Tensor _norm;
 
     // lm_head stored transposed, [hidden, vocab]: at decode shapes (a few rows) libtorch's GEMM streams
     // a [in, out] weight about 2.5x faster than F.linear's [out, in] (batch 1 on 2 cores: 1.6 ms vs
     // 4.2 ms for 32000 x 384), and lm_head is the largest weight of a small model.
     private readonly Tensor _lmHeadT;
-    private readonly RotaryEmbedding _rope;
+
+    // Stages in order (one when unsplit), each with its own cos/sin tables on its device.
+    private readonly PipelineStage[] _stages;
+    private readonly RotaryEmbedding[] _ropes;
+    private readonly bool _allOnCpu;
     private readonly int _numHeads;
     private readonly int _numKvHeads;
     private readonly int _headDim;
@@ -34,7 +43,7 @@ public sealed partial class LlamaModel : IDisposable
 
     private LlamaModel(
         ModelConfig config, DecoderLayer[] layers, Tensor embedTokens, Tensor norm, Tensor lmHead,
-        RotaryEmbedding rope, ScalarType dtype, Device device)
+        RotaryEmbedding[] ropes, ScalarType dtype, PipelineStage[] stages)
     {
         Config = config;
         // Projections are kept transposed ([in, out]) for the same reason as lm_head (gate_up at batch 1:
@@ -57,11 +66,26 @@ public sealed partial class LlamaModel : IDisposable
 
         bool tied = ReferenceEquals(lmHead, embedTokens);
         _lmHeadT = Transpose(lmHead);
+        if (tied && stages.Length > 1)
+        {
+            // Each end of a tied split holds its own copy, both [hidden, vocab], so the first stage gathers its
+            // embedding exactly as the unsplit model does (a transposed, non-contiguous gather: the same layout
+            // downstream, hence the same reduction order and bit-identical logits).
+            _embedT = _lmHeadT;
+            _lmHeadT = HandOff(_lmHeadT, stages[^1].Device).DetachFromDisposeScope();
+        }
+        else
+        {
+            _embedT = tied ? _lmHeadT : null;
+        }
+
         _embedTokens = tied ? null : embedTokens;
         _norm = norm;
-        _rope = rope;
+        _ropes = ropes;
+        _stages = stages;
+        _allOnCpu = Array.TrueForAll(stages, st => st.Device.type == DeviceType.CPU);
         Dtype = dtype;
-        Device = device;
+        Device = stages[0].Device;
         _numHeads = config.NumAttentionHeads;
         _numKvHeads = config.NumKeyValueHeads;
         _headDim = config.HeadDim;
@@ -73,7 +97,14 @@ public sealed partial class LlamaModel : IDisposable
 
     public ScalarType Dtype { get; }
 
+    /// <summary>The first stage's device: where the step's tokens enter (the only device when unsplit).</summary>
     public Device Device { get; }
+
+    /// <summary>The last stage's device: where <see cref="Forward"/> returns the logits.</summary>
+    public Device OutputDevice => _stages[^1].Device;
+
+    /// <summary>The pipeline stages, in order; one holding every layer when the model is not split.</summary>
+    public IReadOnlyList<PipelineStage> Stages => _stages;
 
     // Takes ownership of w [out, in] and returns its contiguous transpose [in, out].
     private static Tensor Transpose(Tensor w)
@@ -88,7 +119,7 @@ public sealed partial class LlamaModel : IDisposable
         bias is null ? x.mm(wT) : addmm(bias, x, wT, 1, 1);
 
     /// <summary>Longest sequence (prompt + output) the position tables cover.</summary>
-    public int MaxModelLength => _rope.MaxPositions;
+    public int MaxModelLength => _ropes[0].MaxPositions;
 
     /// <summary>Bytes of weights read per forward step (the memory-bandwidth floor of a decode step).</summary>
     public long WeightBytes { get; private set; }
@@ -113,6 +144,12 @@ public sealed partial class LlamaModel : IDisposable
             throw new ArgumentException($"Sequence length {batch.MaxKvLength} exceeds the model's {MaxModelLength} positions.", nameof(batch));
         }
 
+        if (!SameStages(cache.Stages))
+        {
+            throw new ArgumentException(
+                $"The cache's pipeline stages ({PipelineStage.Describe(cache.Stages)}) differ from the model's ({PipelineStage.Describe(_stages)}).", nameof(cache));
+        }
+
         if (TakesHostPath(batch))
         {
             return ForwardHost(batch, cache);
@@ -128,95 +165,114 @@ public sealed partial class LlamaModel : IDisposable
         int d = _headDim;
 
         using var outer = NewDisposeScope();
-        Tensor index = StageIndices(batch);
-        Tensor tokens = index.narrow(0, batch.TokensOffset, t);
-        Tensor positions = index.narrow(0, batch.PositionsOffset, t);
-        Tensor slots = index.narrow(0, batch.SlotsOffset, t);
-        Tensor gather = index.narrow(0, batch.GatherOffset, (long)b * lmax);
-        Tensor queryPositions = index.narrow(0, batch.QueryPositionsOffset, (long)b * qmax).view(b, qmax, 1);
-        Tensor padIndex = index.narrow(0, batch.PadIndexOffset, t);
-        Tensor logitRows = index.narrow(0, batch.LogitRowsOffset, batch.AllLogits ? 0 : batch.NumLogitRows);
-
-        Tensor cos = _rope.Cos.index_select(0, positions).unsqueeze(1);
-        Tensor sin = _rope.SinSigned.index_select(0, positions).unsqueeze(1);
-
-        // Causal mask over the padded key axis: key j is visible to a query at position p iff j <= p
-        // (and within the sliding window). Padded keys sit at j >= kv length > p, so they are hidden;
-        // padded queries sit at p = 0 and see key 0 only (never a fully masked row, which would be NaN).
-        // A decode step whose sequences all attend to the full padded length (always so at batch 1) sees
-        // every key: no mask, which saves its ops and lets SDPA take its unmasked kernel (~25% faster).
-        bool decodeOnly = qmax == 1;
-        bool windowed = Config.SlidingWindow is int w0 && lmax > w0;
-        Tensor? mask = null;
-        if (!decodeOnly || windowed || batch.MinKvLength != lmax)
+        Tensor host = StageIndices(batch);
+        Tensor x = null!;
+        Tensor index = host;
+        for (int st = 0; st < _stages.Length; st++)
         {
-            Tensor keyPositions = arange(0, lmax, 1, ScalarType.Int64, Device).view(1, 1, lmax);
-            mask = keyPositions <= queryPositions;
-            if (Config.SlidingWindow is int window && windowed)
+            PipelineStage stage = _stages[st];
+            Device device = stage.Device;
+
+            // Each stage gets the step's indices straight from the host staging (one host-to-device copy per stage,
+            // no chain of device-to-device copies); on CPU every stage reads the staging in place.
+            index = device.type == DeviceType.CPU ? host : host.to(device);
+            Tensor positions = index.narrow(0, batch.PositionsOffset, t);
+            Tensor slots = index.narrow(0, batch.SlotsOffset, t);
+            Tensor gather = index.narrow(0, batch.GatherOffset, (long)b * lmax);
+            Tensor queryPositions = index.narrow(0, batch.QueryPositionsOffset, (long)b * qmax).view(b, qmax, 1);
+            Tensor padIndex = index.narrow(0, batch.PadIndexOffset, t);
+
+            Tensor cos = _ropes[st].Cos.index_select(0, positions).unsqueeze(1);
+            Tensor sin = _ropes[st].SinSigned.index_select(0, positions).unsqueeze(1);
+
+            // Causal mask over the padded key axis: key j is visible to a query at position p iff j <= p
+            // (and within the sliding window). Padded keys sit at j >= kv length > p, so they are hidden;
+            // padded queries sit at p = 0 and see key 0 only (never a fully masked row, which would be NaN).
+            // A decode step whose sequences all attend to the full padded length (always so at batch 1) sees
+            // every key: no mask, which saves its ops and lets SDPA take its unmasked kernel (~25% faster).
+            bool decodeOnly = qmax == 1;
+            bool windowed = Config.SlidingWindow is int w0 && lmax > w0;
+            Tensor? mask = null;
+            if (!decodeOnly || windowed || batch.MinKvLength != lmax)
             {
-                mask = mask.logical_and(keyPositions > queryPositions - window);
+                Tensor keyPositions = arange(0, lmax, 1, ScalarType.Int64, device).view(1, 1, lmax);
+                mask = keyPositions <= queryPositions;
+                if (Config.SlidingWindow is int window && windowed)
+                {
+                    mask = mask.logical_and(keyPositions > queryPositions - window);
+                }
+
+                mask = decodeOnly
+                    ? mask.view(b, 1, 1, lmax)
+                    : mask.view(b, 1, qmax, 1, lmax).expand(b, 1, qmax, group, lmax).reshape(b, 1, (long)qmax * group, lmax);
             }
 
-            mask = decodeOnly
-                ? mask.view(b, 1, 1, lmax)
-                : mask.view(b, 1, qmax, 1, lmax).expand(b, 1, qmax, group, lmax).reshape(b, 1, (long)qmax * group, lmax);
-        }
-
-        Tensor x = _embedTokens is null
-            ? _lmHeadT.index_select(1, tokens).t()
-            : _embedTokens.index_select(0, tokens);
-        for (int layer = 0; layer < _layers.Length; layer++)
-        {
-            using var layerScope = NewDisposeScope();
-            DecoderLayer w = _layers[layer];
-
-            Tensor h = RmsNorm(x, w.InputLayernorm);
-            Tensor qkv = Linear(h, w.QkvProj, w.QkvBias);
-            Tensor qk = qkv.narrow(1, 0, (long)(_numHeads + _numKvHeads) * d).view(t, _numHeads + _numKvHeads, d);
-            qk = RotaryEmbedding.Apply(qk, cos, sin, d / 2);
-            Tensor q = qk.narrow(1, 0, _numHeads);
-            Tensor k = qk.narrow(1, _numHeads, _numKvHeads);
-            Tensor v = qkv.narrow(1, (long)(_numHeads + _numKvHeads) * d, (long)_numKvHeads * d).view(t, _numKvHeads, d);
-
-            Tensor keyCache = cache.Keys(layer);
-            Tensor valueCache = cache.Values(layer);
-            keyCache.index_copy_(0, slots, k);
-            valueCache.index_copy_(0, slots, v);
-
-            // K/V stay at kv_heads; queries are grouped onto them ([B, kv_heads, group * Q, D]) so GQA
-            // never copies the cache per query head.
-            Tensor keys = keyCache.index_select(0, gather).view(b, lmax, _numKvHeads, d).permute(0, 2, 1, 3);
-            Tensor values = valueCache.index_select(0, gather).view(b, lmax, _numKvHeads, d).permute(0, 2, 1, 3);
-
-            Tensor queries;
-            if (decodeOnly)
+            if (st == 0)
             {
-                queries = q.reshape(b, _numKvHeads, group, d);
+                Tensor tokens = index.narrow(0, batch.TokensOffset, t);
+                x = _embedTokens is null
+                    ? _embedT!.index_select(1, tokens).t()
+                    : _embedTokens.index_select(0, tokens);
             }
             else
             {
-                Tensor padded = zeros([(long)b * qmax, _numHeads, d], q.dtype, Device).index_copy_(0, padIndex, q);
-                queries = padded.view(b, qmax, _numKvHeads, group, d).permute(0, 2, 1, 3, 4).reshape(b, _numKvHeads, (long)qmax * group, d);
+                x = HandOff(x, device);
             }
 
-            Tensor attn = F.scaled_dot_product_attention(queries, keys, values, mask);
-            Tensor o = decodeOnly
-                ? attn.reshape(t, (long)_numHeads * d)
-                : attn.view(b, _numKvHeads, qmax, group, d).permute(0, 2, 1, 3, 4).reshape((long)b * qmax, (long)_numHeads * d).index_select(0, padIndex);
+            for (int layer = stage.FirstLayer; layer < stage.EndLayer; layer++)
+            {
+                using var layerScope = NewDisposeScope();
+                DecoderLayer w = _layers[layer];
 
-            x = x + Linear(o, w.OProj);
+                Tensor h = RmsNorm(x, w.InputLayernorm);
+                Tensor qkv = Linear(h, w.QkvProj, w.QkvBias);
+                Tensor qk = qkv.narrow(1, 0, (long)(_numHeads + _numKvHeads) * d).view(t, _numHeads + _numKvHeads, d);
+                qk = RotaryEmbedding.Apply(qk, cos, sin, d / 2);
+                Tensor q = qk.narrow(1, 0, _numHeads);
+                Tensor k = qk.narrow(1, _numHeads, _numKvHeads);
+                Tensor v = qkv.narrow(1, (long)(_numHeads + _numKvHeads) * d, (long)_numKvHeads * d).view(t, _numKvHeads, d);
 
-            h = RmsNorm(x, w.PostAttentionLayernorm);
-            Tensor gateUp = Linear(h, w.GateUpProj);
-            Tensor gate = gateUp.narrow(1, 0, _intermediate);
-            Tensor up = gateUp.narrow(1, _intermediate, _intermediate);
-            x = x + Linear(F.silu(gate) * up, w.DownProj);
-            x.MoveToOuterDisposeScope();
+                Tensor keyCache = cache.Keys(layer);
+                Tensor valueCache = cache.Values(layer);
+                keyCache.index_copy_(0, slots, k);
+                valueCache.index_copy_(0, slots, v);
+
+                // K/V stay at kv_heads; queries are grouped onto them ([B, kv_heads, group * Q, D]) so GQA
+                // never copies the cache per query head.
+                Tensor keys = keyCache.index_select(0, gather).view(b, lmax, _numKvHeads, d).permute(0, 2, 1, 3);
+                Tensor values = valueCache.index_select(0, gather).view(b, lmax, _numKvHeads, d).permute(0, 2, 1, 3);
+
+                Tensor queries;
+                if (decodeOnly)
+                {
+                    queries = q.reshape(b, _numKvHeads, group, d);
+                }
+                else
+                {
+                    Tensor padded = zeros([(long)b * qmax, _numHeads, d], q.dtype, device).index_copy_(0, padIndex, q);
+                    queries = padded.view(b, qmax, _numKvHeads, group, d).permute(0, 2, 1, 3, 4).reshape(b, _numKvHeads, (long)qmax * group, d);
+                }
+
+                Tensor attn = F.scaled_dot_product_attention(queries, keys, values, mask);
+                Tensor o = decodeOnly
+                    ? attn.reshape(t, (long)_numHeads * d)
+                    : attn.view(b, _numKvHeads, qmax, group, d).permute(0, 2, 1, 3, 4).reshape((long)b * qmax, (long)_numHeads * d).index_select(0, padIndex);
+
+                x = x + Linear(o, w.OProj);
+
+                h = RmsNorm(x, w.PostAttentionLayernorm);
+                Tensor gateUp = Linear(h, w.GateUpProj);
+                Tensor gate = gateUp.narrow(1, 0, _intermediate);
+                Tensor up = gateUp.narrow(1, _intermediate, _intermediate);
+                x = x + Linear(F.silu(gate) * up, w.DownProj);
+                x.MoveToOuterDisposeScope();
+            }
         }
 
         if (!batch.AllLogits)
         {
-            x = x.index_select(0, logitRows);
+            // The last stage's indices: the rows that get logits.
+            x = x.index_select(0, index.narrow(0, batch.LogitRowsOffset, batch.NumLogitRows));
         }
 
         Tensor logits = Linear(RmsNorm(x, _norm), _lmHeadT).to(ScalarType.Float32);
@@ -240,7 +296,36 @@ public sealed partial class LlamaModel : IDisposable
             accessor.CopyFrom(packed.AsSpan(0, length));
         }
 
-        return Device.type == DeviceType.CPU ? host : host.to(Device);
+        return host;
+    }
+
+    // The hidden state crossing into the next stage: a tensor of the receiving stage's device. Between two slots of
+    // one device (cpu,cpu) it is still a copy, so such a split runs the same data flow, and pays the same kind of
+    // cost, as one across two GPUs.
+    private static Tensor HandOff(Tensor x, Device device) =>
+        x.device_type == device.type && (device.type == DeviceType.CPU || x.device_index == device.index)
+            ? x.clone()
+            : x.to(device);
+
+    private bool SameStages(IReadOnlyList<PipelineStage> other)
+    {
+        if (other.Count != _stages.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < _stages.Length; i++)
+        {
+            PipelineStage a = _stages[i];
+            PipelineStage c = other[i];
+            if (a.FirstLayer != c.FirstLayer || a.NumLayers != c.NumLayers || a.Device.type != c.Device.type
+                || (a.Device.type != DeviceType.CPU && a.Device.index != c.Device.index))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     // HF LlamaRMSNorm: variance in float32, normalise, cast back, then scale by the weight.
@@ -264,11 +349,19 @@ public sealed partial class LlamaModel : IDisposable
             layer.Dispose();
         }
 
+        if (!ReferenceEquals(_embedT, _lmHeadT))
+        {
+            _embedT?.Dispose();
+        }
+
         _lmHeadT.Dispose();
         _embedTokens?.Dispose();
         _indexStaging?.Dispose();
         _gemv?.Dispose();
         _norm.Dispose();
-        _rope.Dispose();
+        foreach (RotaryEmbedding rope in _ropes)
+        {
+            rope.Dispose();
+        }
     }
 }

@@ -55,11 +55,11 @@ public sealed class ModelRuntime : IDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNumBatchedTokens);
-        Device device = DeviceOption.Parse(options.Device);
         long? kvBudget = options.KvCacheMemory is null ? null : ByteSize.Parse(options.KvCacheMemory, "--kv-cache-memory");
 
         ModelConfig config = ModelConfigReader.Read(options.ModelDir);
-        ScalarType dtype = DtypeOption.ResolveDtype(options.Dtype, device, config);
+        PipelineStage[] stages = PipelineOption.Plan(options.Device, options.PipelineLayers, config.NumHiddenLayers);
+        ScalarType dtype = DtypeOption.ResolveDtype(options.Dtype, stages[0].Device, config);
         ModelTokenizer tokenizer = ModelTokenizer.Load(options.ModelDir, options.ChatTemplate);
         if (tokenizer.VocabSize > config.VocabSize)
         {
@@ -80,21 +80,32 @@ public sealed class ModelRuntime : IDisposable
         {
             using (var checkpoint = CheckpointReader.Open(options.ModelDir, progress))
             {
-                model = LlamaModel.Load(config, checkpoint, dtype, device, maxModelLength);
+                model = LlamaModel.Load(config, checkpoint, dtype, stages, maxModelLength);
                 checkpoint.EnsureAllRead();
             }
 
-            long budget = kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization);
-            if (kvBudget is null && device.type != DeviceType.CUDA)
+            // Each stage sizes its KV blocks from its own device's budget (--kv-cache-memory is per device; stages
+            // sharing a device, as cpu,cpu does, share it in proportion to their layers, so such a split holds as many
+            // blocks as the unsplit model); the cache then takes the fewest blocks any stage can hold, so one block
+            // id is valid on every stage.
+            var budgets = new long[stages.Length];
+            for (int s = 0; s < stages.Length; s++)
             {
-                // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
-                // tiny model only costs start-up time.
-                long perToken = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, dtype);
-                budget = Math.Min(budget, 64L * (maxModelLength + options.BlockSize) * perToken);
+                Device device = stages[s].Device;
+                long budget = (kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization)) * stages[s].NumLayers / LayersOn(stages, device);
+                if (kvBudget is null && device.type != DeviceType.CUDA)
+                {
+                    // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
+                    // tiny model only costs start-up time.
+                    long perToken = PagedKvCache.BytesPerBlockFor(stages[s].NumLayers, 1, config.NumKeyValueHeads, config.HeadDim, dtype);
+                    budget = Math.Min(budget, 64L * (maxModelLength + options.BlockSize) * perToken);
+                }
+
+                budgets[s] = budget;
             }
 
             PagedKvCache cache = PagedKvCache.Create(
-                config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim, dtype, device, budget, options.BlockSize);
+                stages, config.NumKeyValueHeads, config.HeadDim, dtype, budgets, options.BlockSize);
             return new ModelRuntime(options, config, model, tokenizer, cache);
         }
         catch
@@ -104,6 +115,21 @@ public sealed class ModelRuntime : IDisposable
         }
     }
 
+    // Decoder layers of every stage on this device (cpu,cpu and cuda:0,cuda:0 put several stages on one).
+    private static int LayersOn(PipelineStage[] stages, Device device)
+    {
+        int layers = 0;
+        foreach (PipelineStage stage in stages)
+        {
+            if (stage.Device.type == device.type && (device.type == DeviceType.CPU || stage.Device.index == device.index))
+            {
+                layers += stage.NumLayers;
+            }
+        }
+
+        return layers;
+    }
+
     private static long DefaultKvBudget(Device device, double utilization)
     {
         if (device.type != DeviceType.CUDA)
@@ -111,9 +137,9 @@ public sealed class ModelRuntime : IDisposable
             return DefaultCpuKvBytes;
         }
 
-        if (!CudaMemory.TryGetInfo(out long free, out _))
+        if (!CudaMemory.TryGetInfo(device.index, out long free, out _))
         {
-            throw new ArgumentException("Could not query free CUDA memory; pass --kv-cache-memory explicitly.", nameof(device));
+            throw new ArgumentException($"Could not query free memory of {PipelineStage.DeviceName(device)}; pass --kv-cache-memory explicitly.", nameof(device));
         }
 
         return (long)(free * utilization);

@@ -33,6 +33,7 @@ public sealed class WorkerHost : IDisposable
             MaxModelLength = runtime.Model.MaxModelLength,
             VocabSize = runtime.Config.VocabSize,
             Device = runtime.Options.Device,
+            Pipeline = runtime.Model.Stages.Count > 1 ? Models.PipelineStage.Describe(runtime.Model.Stages) : null,
             BlockSize = runtime.Cache.BlockSize,
             KvBlocksTotal = runtime.Cache.NumBlocks,
             AdmissibleKvBlocks = engine.Admission.AdmissibleBlocks,

@@ -55,6 +55,7 @@ public sealed class ModelRuntime : IDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNumBatchedTokens);
+        Gpu.DeviceAdmission.EnsureUsable(options.Device, options.AllowSharedDevice, options.BusyDeviceMemoryFraction, options.NvmlLibrary);
         Device device = DeviceOption.Parse(options.Device);
         long? kvBudget = options.KvCacheMemory is null ? null : ByteSize.Parse(options.KvCacheMemory, "--kv-cache-memory");
 
@@ -84,7 +85,7 @@ public sealed class ModelRuntime : IDisposable
                 checkpoint.EnsureAllRead();
             }
 
-            long budget = kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization);
+            long budget = kvBudget ?? DefaultKvBudget(device, options);
             if (kvBudget is null && device.type != DeviceType.CUDA)
             {
                 // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
@@ -104,14 +105,17 @@ public sealed class ModelRuntime : IDisposable
         }
     }
 
-    private static long DefaultKvBudget(Device device, double utilization)
+    private static long DefaultKvBudget(Device device, WorkerOptions options)
     {
+        double utilization = options.GpuMemoryUtilization;
         if (device.type != DeviceType.CUDA)
         {
             return DefaultCpuKvBytes;
         }
 
-        if (!CudaMemory.TryGetInfo(out long free, out _))
+        // NVML first: it asks about the pinned device, where cuMemGetInfo asks about the thread's current context,
+        // which libtorch's device guards leave on device 0 when the model lives on cuda:N.
+        if (!Gpu.NvmlFreeMemory.TryGet(options.Device, options.NvmlLibrary, out long free) && !CudaMemory.TryGetInfo(out free, out _))
         {
             throw new ArgumentException("Could not query free CUDA memory; pass --kv-cache-memory explicitly.", nameof(device));
         }

@@ -75,7 +75,7 @@ public static class DeviceAdmission
             {
                 reasons.Add(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{Bytes((long)memory.Used)} of its {Bytes((long)memory.Total)} are in use ({fraction:P1}, over the {busyMemoryFraction:P0} of {BusyFractionFlag})"));
+                    $"{Bytes((long)memory.Used)} of its {Bytes((long)memory.Total)} are in use ({fraction * 100:0.0}%, over the {busyMemoryFraction * 100:0.##}% of {BusyFractionFlag})"));
             }
         }
 

@@ -86,6 +86,7 @@ public sealed class GatewayMetrics
                 }
             }
         });
+        GpuMetrics.Register(Registry, workers);
     }
 
     public CollectorRegistry Registry { get; }

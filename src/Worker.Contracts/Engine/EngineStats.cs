@@ -1,3 +1,5 @@
+using Inference.Worker.Gpu;
+
 namespace Inference.Worker.Engine;
 
 /// <summary>A snapshot of the engine for routing and metrics, published by the loop after every step.</summary>
@@ -28,4 +30,10 @@ public sealed record EngineStats
     /// <summary>Sequences with engine state, and rows of the sampling batch in use (both zero when idle).</summary>
     public int TrackedSequences { get; init; }
     public int SamplingRows { get; init; }
+
+    /// <summary>
+    /// The worker's GPU telemetry: null from the loop itself and on the CPU; the worker host adds its sampler's
+    /// latest sample when it publishes stats.
+    /// </summary>
+    public GpuTelemetry? Gpu { get; init; }
 }

@@ -32,4 +32,13 @@ public sealed record WorkerOptions
 
     /// <summary>Chat template name (llama2, llama3, chatml, mistral) overriding detection.</summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>Start on a CUDA device even when other processes use it or its memory is taken (Gpu.DeviceAdmission).</summary>
+    public bool AllowSharedDevice { get; init; }
+
+    /// <summary>A CUDA device with more than this fraction of its memory in use counts as busy.</summary>
+    public double BusyDeviceMemoryFraction { get; init; } = 0.1;
+
+    /// <summary>libnvidia-ml for the device check and GPU telemetry; null: $INFERENCE_NVML_LIBRARY, else libnvidia-ml.so.1.</summary>
+    public string? NvmlLibrary { get; init; }
 }

@@ -285,7 +285,7 @@ internal static class WorkerProtoMapping
         };
     }
 
-    public static Proto.LoadReport ToProto(EngineStats stats, bool draining) => new()
+    public static Proto.LoadReport ToProto(EngineStats stats, bool draining) => Gpu.GpuProtoMapping.WithGpu(new()
     {
         WaitingInteractive = stats.WaitingInteractive,
         WaitingStandard = stats.WaitingStandard,
@@ -305,7 +305,7 @@ internal static class WorkerProtoMapping
         ForwardMicros = stats.ForwardMicros,
         SampleMicros = stats.SampleMicros,
         Draining = draining,
-    };
+    }, stats.Gpu);
 
     public static EngineStats FromProto(Proto.LoadReport report) => new()
     {
@@ -326,6 +326,7 @@ internal static class WorkerProtoMapping
         PlanMicros = report.PlanMicros,
         ForwardMicros = report.ForwardMicros,
         SampleMicros = report.SampleMicros,
+        Gpu = Gpu.GpuProtoMapping.FromProto(report),
     };
 
     private static Proto.Token ToProto(ServedToken t) => new()

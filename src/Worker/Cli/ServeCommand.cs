@@ -41,11 +41,14 @@ internal static class ServeCommand
         var noPrefixCaching = new Option<bool>("--no-prefix-caching") { Description = "Do not reuse KV blocks of repeated prompt prefixes" };
         var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "File with the secret keying per-tenant prefix-cache hashes (at least 16 bytes; give gateways the same file for exact prefix-affinity routing)" };
         var drainTimeout = new Option<double>("--drain-timeout") { Description = "Seconds in-flight requests get to finish on SIGTERM", DefaultValueFactory = _ => 30 };
+        var allowShared = new Option<bool>(Gpu.DeviceAdmission.AllowSharedFlag) { Description = "Start on a CUDA device other processes use or whose memory is taken" };
+        var busyFraction = new Option<double>(Gpu.DeviceAdmission.BusyFractionFlag) { Description = "A CUDA device with more than this fraction of its memory in use is busy", DefaultValueFactory = _ => 0.1 };
 
         var command = new Command(Name, "Serve a model folder over gRPC (worker.proto, h2c) until SIGTERM")
         {
             model, servedName, host, port, device, pipelineLayers, dtype, kvMemory, maxModelLen, blockSize, chatTemplate,
             maxNumSeqs, maxBatchedTokens, longPrefill, maxQueued, maxQueuedTokens, noPrefixCaching, drainTimeout,
+            allowShared, busyFraction,
         };
         command.Options.Add(secretFile);
 
@@ -69,6 +72,8 @@ internal static class ServeCommand
                 BlockSize = parse.GetValue(blockSize),
                 MaxNumBatchedTokens = parse.GetValue(maxBatchedTokens),
                 ChatTemplate = parse.GetValue(chatTemplate),
+                AllowSharedDevice = parse.GetValue(allowShared),
+                BusyDeviceMemoryFraction = parse.GetValue(busyFraction),
             };
             byte[]? secret;
             try
@@ -152,6 +157,11 @@ internal static class ServeCommand
         }
 
         server.Attach(workerHost);
+        if (workerHost.Gpu is { } gpu)
+        {
+            WorkerServerLog.GpuTelemetry(logger, workerOptions.Device, gpu.Status);
+        }
+
         if (shutdown.Requested.IsCompleted)
         {
             await server.DrainAsync(CancellationToken.None).ConfigureAwait(false);
@@ -171,5 +181,6 @@ internal static class ServeCommand
         $"model={w.ModelDir} served-model-name={servedName ?? WorkerHost.DefaultModelName(w.ModelDir)} device={w.Device} pipeline-layers={w.PipelineLayers ?? "even"} dtype={w.Dtype} " +
         $"kv-cache-memory={w.KvCacheMemory ?? "default"} max-model-len={(w.MaxModelLength?.ToString(CultureInfo.InvariantCulture) ?? "model")} block-size={w.BlockSize} " +
         $"max-num-seqs={e.Scheduler.MaxNumSeqs} max-num-batched-tokens={e.Scheduler.MaxNumBatchedTokens} max-queued-requests={e.Scheduler.MaxQueuedRequests} " +
-        $"max-queued-tokens={e.Scheduler.MaxQueuedTokens} prefix-caching={e.EnablePrefixCaching} host={s.Host} port={s.Port} drain-timeout={s.DrainTimeout.TotalSeconds}s");
+        $"max-queued-tokens={e.Scheduler.MaxQueuedTokens} prefix-caching={e.EnablePrefixCaching} host={s.Host} port={s.Port} drain-timeout={s.DrainTimeout.TotalSeconds}s " +
+        $"allow-shared-device={w.AllowSharedDevice} busy-device-memory-fraction={w.BusyDeviceMemoryFraction}");
 }

@@ -55,6 +55,11 @@ public sealed class ModelRuntime : IDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.BlockSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxNumBatchedTokens);
+        foreach (string entry in options.Device.Split(',', StringSplitOptions.TrimEntries))
+        {
+            Gpu.DeviceAdmission.EnsureUsable(entry, options.AllowSharedDevice, options.BusyDeviceMemoryFraction, options.NvmlLibrary);
+        }
+
         long? kvBudget = options.KvCacheMemory is null ? null : ByteSize.Parse(options.KvCacheMemory, "--kv-cache-memory");
 
         ModelConfig config = ModelConfigReader.Read(options.ModelDir);
@@ -92,7 +97,7 @@ public sealed class ModelRuntime : IDisposable
             for (int s = 0; s < stages.Length; s++)
             {
                 Device device = stages[s].Device;
-                long budget = (kvBudget ?? DefaultKvBudget(device, options.GpuMemoryUtilization)) * stages[s].NumLayers / LayersOn(stages, device);
+                long budget = (kvBudget ?? DefaultKvBudget(device, options)) * stages[s].NumLayers / LayersOn(stages, device);
                 if (kvBudget is null && device.type != DeviceType.CUDA)
                 {
                     // On CPU, never reserve more than 64 full-length sequences need: a 1 GiB zero-fill for a
@@ -130,14 +135,16 @@ public sealed class ModelRuntime : IDisposable
         return layers;
     }
 
-    private static long DefaultKvBudget(Device device, double utilization)
+    private static long DefaultKvBudget(Device device, WorkerOptions options)
     {
+        double utilization = options.GpuMemoryUtilization;
         if (device.type != DeviceType.CUDA)
         {
             return DefaultCpuKvBytes;
         }
 
-        if (!CudaMemory.TryGetInfo(device.index, out long free, out _))
+        // NVML first: it asks about this stage's device by index, the CUDA driver's query is the fallback.
+        if (!Gpu.NvmlFreeMemory.TryGet(PipelineStage.DeviceName(device), options.NvmlLibrary, out long free) && !CudaMemory.TryGetInfo(device.index, out free, out _))
         {
             throw new ArgumentException($"Could not query free memory of {PipelineStage.DeviceName(device)}; pass --kv-cache-memory explicitly.", nameof(device));
         }

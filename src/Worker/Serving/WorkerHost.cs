@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Inference.Scheduler;
 using Inference.Worker.Engine;
+using Inference.Worker.Gpu;
 using Inference.Worker.Loading;
 using Inference.Worker.Runtime;
 using Inference.Worker.Tokenization;
@@ -17,9 +18,11 @@ public sealed class WorkerHost : IDisposable
 {
     private readonly ModelRuntime _runtime;
     private readonly EngineLoop _engine;
+    private readonly GpuTelemetrySampler? _gpu;
     private volatile bool _draining;
 
-    public WorkerHost(ModelRuntime runtime, EngineLoop engine, string modelName, TimeProvider time)
+    /// <param name="gpu">Telemetry of the worker's GPU, published with its stats; owned (disposed) by the host.</param>
+    public WorkerHost(ModelRuntime runtime, EngineLoop engine, string modelName, TimeProvider time, GpuTelemetrySampler? gpu = null)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         ArgumentNullException.ThrowIfNull(engine);
@@ -27,6 +30,7 @@ public sealed class WorkerHost : IDisposable
         ArgumentNullException.ThrowIfNull(time);
         _runtime = runtime;
         _engine = engine;
+        _gpu = gpu;
         Info = new WorkerInfo
         {
             Model = modelName,
@@ -49,14 +53,17 @@ public sealed class WorkerHost : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(engineOptions);
         ModelRuntime runtime = ModelRuntime.Load(options, progress);
+        GpuTelemetrySampler? gpu = null;
         try
         {
+            gpu = GpuTelemetrySampler.ForDevice(options.Device, options.NvmlLibrary, TimeProvider.System);
             var engine = new EngineLoop(runtime, engineOptions, TimeProvider.System, new Random());
             string name = servedModelName ?? DefaultModelName(options.ModelDir);
-            return new WorkerHost(runtime, engine, name, TimeProvider.System);
+            return new WorkerHost(runtime, engine, name, TimeProvider.System, gpu);
         }
         catch
         {
+            gpu?.Dispose();
             runtime.Dispose();
             throw;
         }
@@ -68,7 +75,11 @@ public sealed class WorkerHost : IDisposable
 
     public WorkerInfo Info { get; }
 
-    public EngineStats Stats => _engine.Stats;
+    /// <summary>The engine's latest stats, with the GPU telemetry (sampled at most once a second) when the worker has some.</summary>
+    public EngineStats Stats => _gpu is null ? _engine.Stats : _engine.Stats with { Gpu = _gpu.Current };
+
+    /// <summary>The latest GPU telemetry; null on the CPU.</summary>
+    public GpuTelemetry? Gpu => _gpu?.Current;
 
     public ModelRuntime Runtime => _runtime;
 
@@ -189,5 +200,6 @@ public sealed class WorkerHost : IDisposable
         _draining = true;
         _engine.Dispose();
         _runtime.Dispose();
+        _gpu?.Dispose();
     }
 }

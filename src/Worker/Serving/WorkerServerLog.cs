@@ -29,4 +29,7 @@ internal static partial class WorkerServerLog
 
     [LoggerMessage(1007, LogLevel.Information, "Effective settings: {Settings}")]
     public static partial void EffectiveSettings(ILogger logger, string settings);
+
+    [LoggerMessage(1008, LogLevel.Information, "GPU telemetry for {Device}: {Status}")]
+    public static partial void GpuTelemetry(ILogger logger, string device, string status);
 }

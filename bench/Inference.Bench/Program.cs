@@ -49,6 +49,11 @@ if (args.Length > 0 && args[0] == "plan")
     return Inference.LoadGen.Planning.PlanCommand.Run(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "golden")
+{
+    return GoldenCheck.Run(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "create-random-model")
 {
     return await CreateRandomModelCommand.Create().Parse(args[1..]).InvokeAsync();
@@ -103,7 +108,7 @@ if (args.Length > 0 && args[0] == "gateway")
 
 if (args.Length == 0 || (args[0] != "runtime" && args[0] != "profile"))
 {
-    Console.Error.WriteLine("usage: Inference.Bench serve|sweep|plan|runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway|ledger [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
+    Console.Error.WriteLine("usage: Inference.Bench serve|sweep|plan|golden|runtime|profile|gemv|create-random-model|blocks|schedule|step|engine|gateway|ledger [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N]");
     return 2;
 }
 
@@ -114,12 +119,13 @@ int threads = 0;
 string? model = null;
 string device = "cpu";
 string? pipelineLayers = null;
+string dtype = "float32";
 bool hostKernels = true;
 for (int i = 1; i < args.Length; i += 2)
 {
     if (args[i] is "--help" or "-h")
     {
-        Console.WriteLine($"usage: Inference.Bench {args[0]} [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR] [--libtorch-ops] [--device cpu|cuda:N|LIST] [--pipeline-layers N,M,...]");
+        Console.WriteLine($"usage: Inference.Bench {args[0]} [--batches 1,8,32] [--prompt 128] [--decode 64] [--threads N] [--model DIR] [--libtorch-ops] [--device cpu|cuda:N|LIST] [--pipeline-layers N,M,...] [--dtype float32|bfloat16|float16|auto]");
         Console.WriteLine("  prefill and decode throughput through EngineCore.Step; a --device list (e.g. cpu,cpu) splits the layers into pipeline stages");
         return 0;
     }
@@ -160,6 +166,9 @@ for (int i = 1; i < args.Length; i += 2)
         case "--pipeline-layers":
             pipelineLayers = args[i + 1];
             break;
+        case "--dtype":
+            dtype = args[i + 1];
+            break;
         default:
             Console.Error.WriteLine($"unknown option {args[i]}");
             return 2;
@@ -169,4 +178,4 @@ for (int i = 1; i < args.Length; i += 2)
 // profile: --prompt is the decode context length, --decode the iterations per timing round.
 return args[0] == "profile"
     ? ProfileBenchmark.Run(batches, prompt + 32, decode, threads)
-    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model, hostKernels, device, pipelineLayers);
+    : RuntimeBenchmark.Run(batches, prompt, decode, threads, model, hostKernels, device, pipelineLayers, dtype);

@@ -35,7 +35,7 @@ internal static class RuntimeBenchmark
         AttentionBias = false,
     };
 
-    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir, bool hostKernels = true, string device = "cpu", string? pipelineLayers = null)
+    public static int Run(int[] batchSizes, int promptLength, int decodeSteps, int threads, string? modelDir, bool hostKernels = true, string device = "cpu", string? pipelineLayers = null, string dtype = "float32")
     {
         if (threads > 0)
         {
@@ -60,19 +60,20 @@ internal static class RuntimeBenchmark
                 ModelDir = modelDir,
                 Device = device,
                 PipelineLayers = pipelineLayers,
-                Dtype = "float32",
+                Dtype = dtype,
                 KvCacheMemory = $"{Math.Max(64, maxBatch * (promptLength + decodeSteps + 64) / 16 * 2)}MiB",
                 MaxModelLength = Math.Min(promptLength + decodeSteps + 32, int.MaxValue),
             });
             ModelConfig config = runtime.Config;
             runtime.Model.UseHostKernels = hostKernels;
 
-            long parameters = runtime.Model.WeightBytes / 4;
-            double bandwidth = MeasureBandwidth();
+            ScalarType weightType = runtime.Model.Dtype;
+            long parameters = runtime.Model.WeightBytes / ElementSize(weightType);
+            double bandwidth = MeasureBandwidth(runtime.Model.Stages[0].Device);
             Console.WriteLine($"Model: {Describe(config)}");
             Console.WriteLine($"Pipeline: {runtime.Model.Stages.Count} stage(s): {PipelineStage.Describe(runtime.Model.Stages)}");
             Console.WriteLine($"Parameters: {parameters / 1e6:F1}M; weight bytes per step: {runtime.Model.WeightBytes / 1e6:F1} MB; torch threads: {get_num_threads()}");
-            Console.WriteLine($"Measured memory bandwidth (large tensor copy): {bandwidth / 1e9:F1} GB/s");
+            Console.WriteLine($"Measured memory bandwidth of {runtime.Model.Stages[0].Device} (large tensor copy): {bandwidth / 1e9:F1} GB/s; weights {weightType}");
             Console.WriteLine($"Driven through EngineCore.Step (the production step: schedule, forward, sample, update), greedy, no thread; decode path: {(hostKernels ? "host kernels" : "libtorch ops (reference)")}.");
             Console.WriteLine();
             Console.WriteLine("| batch | prefill tok/s | prefill ms/step | decode tok/s | decode ms/step | plan ms | forward ms | sample ms | other ms (update, events) | overhead % | decode roofline tok/s | % of roofline |");
@@ -86,7 +87,7 @@ internal static class RuntimeBenchmark
                 double stepMs = decodeSeconds * 1000 / decodeSteps;
 
                 // KV bytes read per decode step at the mid-point context length.
-                long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, ScalarType.Float32)
+                long kvBytes = PagedKvCache.BytesPerBlockFor(config.NumHiddenLayers, 1, config.NumKeyValueHeads, config.HeadDim, weightType)
                     * batch * (promptLength + (decodeSteps / 2));
                 double roofline = batch / ((runtime.Model.WeightBytes + kvBytes) / bandwidth);
                 double other = stepMs - plan - forward - sample;
@@ -208,12 +209,21 @@ internal static class RuntimeBenchmark
         return events!;
     }
 
-    private static double MeasureBandwidth()
+    private static long ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float16 or ScalarType.BFloat16 => 2,
+        ScalarType.Float64 => 8,
+        _ => 4,
+    };
+
+    private static double MeasureBandwidth(Device device)
     {
         using var scope = NewDisposeScope();
-        Tensor source = ones(64L * 1024 * 1024, ScalarType.Float32);
+        bool cuda = device.type == TorchSharp.DeviceType.CUDA;
+        Tensor source = ones(cuda ? 256L * 1024 * 1024 : 64L * 1024 * 1024, ScalarType.Float32, device);
         Tensor target = empty_like(source);
         target.copy_(source);
+        Sync(target, cuda);
         var clock = Stopwatch.StartNew();
         const int Repeats = 10;
         for (int i = 0; i < Repeats; i++)
@@ -221,8 +231,19 @@ internal static class RuntimeBenchmark
             target.copy_(source);
         }
 
+        Sync(target, cuda);
+
         // A copy reads and writes every byte.
         return 2.0 * source.NumberOfElements * 4 * Repeats / clock.Elapsed.TotalSeconds;
+    }
+
+    // CUDA kernels run asynchronously: reading one element back waits for every copy queued before it.
+    private static void Sync(Tensor t, bool cuda)
+    {
+        if (cuda)
+        {
+            _ = t[0].cpu().item<float>();
+        }
     }
 
     private static string Describe(ModelConfig c) =>

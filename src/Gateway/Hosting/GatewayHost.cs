@@ -83,6 +83,9 @@ public sealed partial class GatewayHost : IAsyncDisposable
             logging(builder.Logging);
         }
 
+        // A not-ready answer (starting, draining, no worker up) is a state, not an error: the health-checks service
+        // would log every such probe at Error. The gateway logs the transitions itself (draining, worker down).
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.DrainTimeout);
         builder.Services.AddSingleton<IHostLifetime, ExternalHostLifetime>(); // signals are handled by the caller (drain first)
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = false);

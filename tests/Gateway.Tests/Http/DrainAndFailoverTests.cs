@@ -1,3 +1,4 @@
+using Inference.Gateway.Hosting;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -16,7 +17,9 @@ public sealed class DrainAndFailoverTests(ModelFixture model)
     [Fact]
     public async Task Drain_ReadinessFalseAndNew503AtOnce_InFlightStreamFinishes()
     {
-        TestGateway gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], keysJson: null);
+        // The drain budget covers the in-flight stream's 200 tokens on a loaded machine (it took over 10 s with the
+        // CPU saturated); drain returns as soon as the stream ends, so the budget bounds, it does not pace.
+        TestGateway gateway = await TestGateway.StartAsync([await model.CreateWorkerAsync()], keysJson: null, new GatewayOptions { DrainTimeout = TimeSpan.FromSeconds(50) });
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));

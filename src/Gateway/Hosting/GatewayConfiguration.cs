@@ -28,20 +28,6 @@ public static class GatewayConfiguration
     }
 
     /// <summary>
-    /// The gateway's own services for a host that builds it from given options (<see cref="GatewayHost.StartAsync"/>):
-    /// the options and their validator, the gRPC services and the health checks behind /health and /ready.
-    /// </summary>
-    public static IServiceCollection AddInferenceGateway(this IServiceCollection services, GatewayOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
-        services.AddSingleton(Options.Create(options));
-        services.AddSingleton(options);
-        services.AddGatewayHealthChecks();
-        return services;
-    }
-
-    /// <summary>
     /// Reads and validates the options from <paramref name="configuration"/>; OptionsValidationException listing every
     /// failure (each naming its flag and key), or InvalidOperationException naming a key that is unknown or mistyped.
     /// </summary>

@@ -72,5 +72,14 @@ internal sealed class ScriptedWorker : IWorker
         }
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>How often it was disposed (the inner worker is its owner's).</summary>
+    public int Disposals => Volatile.Read(ref _disposals);
+
+    private int _disposals;
+
+    public ValueTask DisposeAsync()
+    {
+        Interlocked.Increment(ref _disposals);
+        return ValueTask.CompletedTask;
+    }
 }

@@ -128,7 +128,9 @@ public abstract class CacheAndMeteringTests(IModelFixture model) : IAsyncLifetim
     [Fact]
     public async Task ClientDisconnectMidStream_BlocksFreedWithinOneSecond_UsageShowsGeneratedTokens()
     {
-        string body = $$$"""{"model":"{{{M}}}","prompt":"The long story begins","max_tokens":240,"min_tokens":240,"temperature":0.8,"stream":true}""";
+        // As long as the model's context allows (1,024): the stream must still be running when the client leaves, and a
+        // 240-token answer was finished before a slow reader on a saturated machine had read its five events.
+        string body = $$$"""{"model":"{{{M}}}","prompt":"The long story begins","max_tokens":1000,"min_tokens":1000,"temperature":0.8,"stream":true}""";
         string id;
         // No drain on dispose: SocketsHttpHandler would otherwise keep reading for up to 2 s to reuse the connection.
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _gateway.BaseAddress };
@@ -162,7 +164,7 @@ public abstract class CacheAndMeteringTests(IModelFixture model) : IAsyncLifetim
         List<JsonElement> records = await WaitForRecordsAsync(id);
         JsonElement record = Assert.Single(records, r => r.GetProperty("request_id").GetString() == id);
         Assert.Equal("cancelled", record.GetProperty("status").GetString());
-        Assert.InRange(record.GetProperty("completion_tokens").GetInt32(), 5, 239);
+        Assert.InRange(record.GetProperty("completion_tokens").GetInt32(), 5, 999);
     }
 
     [Fact]

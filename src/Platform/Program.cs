@@ -13,6 +13,10 @@ var database = new Option<string?>("--database") { Description = "postgres://use
 var dataDir = new Option<string?>("--data-dir") { Description = $"Folder for the platform's data (default: {DataDirectory.FolderName}/ at the root of the clone the current directory is in, else ./{DataDirectory.FolderName})" };
 var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };
 var workers = new Option<string[]>("--worker") { Description = "Worker daemon URL (repeatable); replaces the in-process worker" };
+var workerDns = new Option<string[]>("--worker-dns") { Description = "Worker discovery: HOST:PORT resolved to all its addresses (a Kubernetes headless service), each a worker; followed as it changes (repeatable); replaces the in-process worker" };
+var workerDnsRefresh = new Option<int>("--worker-dns-refresh-seconds") { Description = "How often --worker-dns names are resolved again", DefaultValueFactory = _ => 10 };
+var routing = new Option<string>("--routing") { Description = "Routing among workers: prefix-affinity or least-loaded", DefaultValueFactory = _ => "prefix-affinity" };
+var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "The workers' prefix-cache secret file: prefix-affinity hashes prompts as they do (and the in-process worker uses it)" };
 var servedName = new Option<string?>("--served-model-name") { Description = "Model id clients use (default: the folder name)" };
 var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
 var port = new Option<int>("--port") { Description = "HTTP port: management API under /api, OpenAI API under /v1", DefaultValueFactory = _ => 8000 };
@@ -28,7 +32,7 @@ var file = new Option<string>("--file") { Description = "Backup file", Required 
 
 var root = new RootCommand("Inference platform: accounts, organizations, keys, plans, usage ledger and billing, with the gateway and a worker in one process")
 {
-    database, dataDir, model, workers, servedName, host, port, grpcPort, redis, replicas, device, kvMemory, maxModelLen, publicUrl, secureCookies,
+    database, dataDir, model, workers, workerDns, workerDnsRefresh, routing, secretFile, servedName, host, port, grpcPort, redis, replicas, device, kvMemory, maxModelLen, publicUrl, secureCookies,
 };
 var backup = new Command("backup", "Write a backup of the platform database (SQLite online backup, or pg_dump)") { database, dataDir, file };
 var restore = new Command("restore", "Replace the platform database with a backup (stop the platform first)") { database, dataDir, file };
@@ -84,11 +88,12 @@ async Task<int> Tool(ParseResult parse, CancellationToken ct, Func<PlatformDatab
 root.SetAction(async (parse, cancellationToken) =>
 {
     string[] workerUrls = parse.GetValue(workers) ?? [];
+    string[] workerNames = parse.GetValue(workerDns) ?? [];
     PlatformOptions platform;
     GatewayOptions gateway;
     try
     {
-        string? modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls);
+        string? modelDir = GatewayOptions.ModelOrBundled(parse.GetValue(model), workerUrls, workerNames);
         platform = Options(parse);
         gateway = new GatewayOptions
         {
@@ -102,6 +107,10 @@ root.SetAction(async (parse, cancellationToken) =>
             LocalEngine = new EngineOptions(),
             ServedModelName = parse.GetValue(servedName),
             Workers = workerUrls,
+            WorkerDns = workerNames,
+            WorkerDnsRefresh = TimeSpan.FromSeconds(parse.GetValue(workerDnsRefresh)),
+            RoutingPolicy = parse.GetValue(routing)!,
+            PrefixCacheSecretFile = parse.GetValue(secretFile) is { } secretPath ? Path.GetFullPath(secretPath) : null,
             Host = parse.GetValue(host)!,
             HttpPort = parse.GetValue(port),
             GrpcPort = parse.GetValue(grpcPort),
@@ -112,12 +121,17 @@ root.SetAction(async (parse, cancellationToken) =>
             UsageLog = null,
         };
         gateway.Validate();
+        if (gateway.PrefixCacheSecretFile is { } secret && gateway.LocalWorker is not null)
+        {
+            gateway = gateway with { LocalEngine = gateway.LocalEngine with { PrefixCacheSecret = PrefixCacheSecret.Read(secret) } };
+        }
+
         if (platform.Validate() is { Count: > 0 } errors)
         {
             throw new ArgumentException(string.Join(" ", errors));
         }
     }
-    catch (ArgumentException ex)
+    catch (Exception ex) when (ex is ArgumentException or IOException)
     {
         Console.Error.WriteLine($"error: {ex.Message}");
         return 2;

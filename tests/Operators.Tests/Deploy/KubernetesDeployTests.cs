@@ -69,12 +69,38 @@ public sealed class KubernetesDeployTests
         Assert.All(headless.GetProperty("spec").GetProperty("selector").EnumerateObject(), l => Assert.Equal(l.Value.GetString(), Str(workerLabels, l.Name)));
         Assert.Contains(Items(headless.GetProperty("spec"), "ports"), p => p.GetProperty("port").GetInt32() == WorkerPort);
 
-        // The gateways find the workers through that Service's DNS name; the platform names each pod.
-        string[] gatewayArgs = Args(Container(m.Get("Deployment", "inference-gateway"), "gateway"));
-        Assert.Equal([$"{serviceName}:{WorkerPort}"], Flag(gatewayArgs, "--worker-dns"));
-        int replicas = worker.GetProperty("spec").GetProperty("replicas").GetInt32();
-        string[] platformWorkers = Flag(Args(Container(m.Get("Deployment", "inference-platform"), "platform")), "--worker");
-        Assert.Equal(Enumerable.Range(0, replicas).Select(i => $"http://{Str(worker, "metadata", "name")}-{i}.{serviceName}:{WorkerPort}"), platformWorkers);
+        // The gateways and the platform find the workers through that Service's DNS name, none by a fixed URL.
+        foreach ((string deployment, string container) in new[] { ("inference-gateway", "gateway"), ("inference-platform", "platform") })
+        {
+            string[] routerArgs = Args(Container(m.Get("Deployment", deployment), container));
+            Assert.Equal([$"{serviceName}:{WorkerPort}"], Flag(routerArgs, "--worker-dns"));
+            Assert.Empty(Flag(routerArgs, "--worker"));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void PrefixCacheSecret_OneSecretFile_InWorkersGatewaysAndPlatform(string overlay)
+    {
+        // Workers key their prefix-cache hashes with the secret; prefix-affinity routing hashes prompts the same way
+        // only when every router reads the same Secret.
+        Manifests m = Render(overlay);
+        string? secretName = null;
+        foreach ((string kind, string workload, string container) in new[]
+        {
+            ("StatefulSet", "inference-worker", "worker"), ("Deployment", "inference-gateway", "gateway"), ("Deployment", "inference-platform", "platform"),
+        })
+        {
+            JsonElement w = m.Get(kind, workload);
+            JsonElement c = Container(w, container);
+            string file = Assert.Single(Flag(Args(c), "--prefix-cache-secret-file"));
+            JsonElement mount = Assert.Single(Items(c, "volumeMounts"), v => file.StartsWith(Str(v, "mountPath")! + "/", StringComparison.Ordinal));
+            JsonElement volume = Assert.Single(Items(w.GetProperty("spec").GetProperty("template").GetProperty("spec"), "volumes"), v => Str(v, "name") == Str(mount, "name"));
+            string secret = Str(volume, "secret", "secretName") ?? throw new Xunit.Sdk.XunitException($"{workload}: {file} is not on a Secret volume");
+            secretName ??= secret;
+            Assert.Equal(secretName, secret);
+            Assert.Equal(Path.GetFileName(file), Assert.Single(m.Get("Secret", secret).GetProperty("data").EnumerateObject()).Name);
+        }
     }
 
     [Theory]

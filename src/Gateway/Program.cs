@@ -34,10 +34,11 @@ var longPrefill = new Option<int>("--long-prefill-token-threshold") { Descriptio
 var blockSize = new Option<int>("--block-size") { Description = "Tokens per KV block", DefaultValueFactory = _ => 16 };
 var maxQueued = new Option<int>("--max-queued-requests") { Description = "Waiting requests before 503", DefaultValueFactory = _ => 4096 };
 var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => 4L * 1024 * 1024 };
-var workerDns = new Option<string[]>("--worker-dns") { Description = "Worker discovery: HOST:PORT resolved to all its addresses (a Kubernetes headless service), each a worker; followed as it changes (repeatable)" };
-var workerDnsRefresh = new Option<int>("--worker-dns-refresh-seconds") { Description = "How often --worker-dns names are resolved again", DefaultValueFactory = _ => 10 };
-var routing = new Option<string>("--routing") { Description = "Routing among workers: prefix-affinity or least-loaded", DefaultValueFactory = _ => "prefix-affinity" };
-var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "The workers' prefix-cache secret file: prefix-affinity hashes prompts as they do (and the in-process worker uses it)" };
+var routingFlags = new WorkerRoutingFlags();
+var workerDns = routingFlags.WorkerDns;
+var workerDnsRefresh = routingFlags.WorkerDnsRefresh;
+var routing = routingFlags.Routing;
+var secretFile = routingFlags.PrefixCacheSecretFile;
 var settings = new Option<string?>("--config") { Description = "Settings file (JSON, section Gateway; default: ./appsettings.json when present). Environment INFERENCE_Gateway__Name and flags override it" };
 var replicas = new Option<int>("--replicas") { Description = "Gateway replicas sharing --redis: while it is unreachable each enforces 1/N of every rate limit", DefaultValueFactory = _ => 1 };
 

@@ -13,10 +13,11 @@ var database = new Option<string?>("--database") { Description = "postgres://use
 var dataDir = new Option<string?>("--data-dir") { Description = $"Folder for the platform's data (default: {DataDirectory.FolderName}/ at the root of the clone the current directory is in, else ./{DataDirectory.FolderName})" };
 var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };
 var workers = new Option<string[]>("--worker") { Description = "Worker daemon URL (repeatable); replaces the in-process worker" };
-var workerDns = new Option<string[]>("--worker-dns") { Description = "Worker discovery: HOST:PORT resolved to all its addresses (a Kubernetes headless service), each a worker; followed as it changes (repeatable); replaces the in-process worker" };
-var workerDnsRefresh = new Option<int>("--worker-dns-refresh-seconds") { Description = "How often --worker-dns names are resolved again", DefaultValueFactory = _ => 10 };
-var routing = new Option<string>("--routing") { Description = "Routing among workers: prefix-affinity or least-loaded", DefaultValueFactory = _ => "prefix-affinity" };
-var secretFile = new Option<string?>("--prefix-cache-secret-file") { Description = "The workers' prefix-cache secret file: prefix-affinity hashes prompts as they do (and the in-process worker uses it)" };
+var routingFlags = new WorkerRoutingFlags();
+var workerDns = routingFlags.WorkerDns;
+var workerDnsRefresh = routingFlags.WorkerDnsRefresh;
+var routing = routingFlags.Routing;
+var secretFile = routingFlags.PrefixCacheSecretFile;
 var servedName = new Option<string?>("--served-model-name") { Description = "Model id clients use (default: the folder name)" };
 var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
 var port = new Option<int>("--port") { Description = "HTTP port: management API under /api, OpenAI API under /v1", DefaultValueFactory = _ => 8000 };

@@ -50,7 +50,6 @@ public sealed partial class GatewayHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         dependencies ??= new GatewayDependencies();
         options.Validate(dependencies.Workers is not null);
-        TimeProvider time = dependencies.Time ?? TimeProvider.System;
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -108,28 +107,18 @@ public sealed partial class GatewayHost : IAsyncDisposable
         try
         {
             service = app.Services.GetRequiredService<GatewayService>(); // builds the parts: store, keys, workers
-        }
-        catch
-        {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        app.UseInferenceGatewayErrors();
-        dependencies.ConfigureApp?.Invoke(app);
-        app.MapInferenceGateway();
-
-        try
-        {
+            app.UseInferenceGatewayErrors();
+            dependencies.ConfigureApp?.Invoke(app);
+            app.MapInferenceGateway();
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            await app.DisposeAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false); // what was built so far (a loaded model, a connection)
             throw;
         }
 
-        var host = new GatewayHost(app, service, http!, grpc, time);
+        var host = new GatewayHost(app, service, http!, grpc, app.Services.GetRequiredService<TimeProvider>());
         ILogger log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Inference.Gateway");
         if (log.IsEnabled(LogLevel.Information))
         {

@@ -25,6 +25,15 @@ public sealed class GatewayServicesTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>An in-process worker over a model folder that does not exist: its load fails naming the folder.</summary>
+    private GatewayOptions MissingModel() => new()
+    {
+        HttpPort = 0,
+        GrpcPort = -1,
+        UsageLog = Path.Combine(_dir, "usage.jsonl"),
+        LocalWorker = new WorkerOptions { ModelDir = Path.Combine(_dir, "no-such-model") },
+    };
+
     [Fact]
     public async Task AddInferenceGateway_InAPlainWebApplication_ServesAndTheContainerDisposesWhatItBuilt()
     {
@@ -82,14 +91,7 @@ public sealed class GatewayServicesTests : IDisposable
     public async Task StartAsync_RedisUnreachable_FailsWithTheStoreError_BeforeAnyModelLoad()
     {
         // A model folder that does not exist: were the workers started first, the failure would be a model load error.
-        var options = new GatewayOptions
-        {
-            HttpPort = 0,
-            GrpcPort = -1,
-            UsageLog = Path.Combine(_dir, "usage.jsonl"),
-            Redis = "127.0.0.1:1,connectTimeout=500,connectRetry=0",
-            LocalWorker = new WorkerOptions { ModelDir = Path.Combine(_dir, "no-such-model") },
-        };
+        GatewayOptions options = MissingModel() with { Redis = "127.0.0.1:1,connectTimeout=500,connectRetry=0" };
 
         await Assert.ThrowsAsync<StackExchange.Redis.RedisConnectionException>(async () =>
         {
@@ -100,13 +102,7 @@ public sealed class GatewayServicesTests : IDisposable
     [Fact]
     public async Task StartAsync_BadModelFolder_FailsNamingTheFolder_AndAGatewayStartsAfterIt()
     {
-        var options = new GatewayOptions
-        {
-            HttpPort = 0,
-            GrpcPort = -1,
-            UsageLog = Path.Combine(_dir, "usage.jsonl"),
-            LocalWorker = new WorkerOptions { ModelDir = Path.Combine(_dir, "no-such-model") },
-        };
+        GatewayOptions options = MissingModel();
 
         Exception failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {

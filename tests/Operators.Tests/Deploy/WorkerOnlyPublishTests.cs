@@ -59,7 +59,7 @@ public sealed class WorkerOnlyPublishTests(WorkerOnlyPublishFixture publish)
                 await Task.Delay(200);
             }
 
-            using HttpResponseMessage response = await http.PostAsJsonAsync("/v1/completions", new { model = "brown-llama-5m", prompt = "The", max_tokens = 4 });
+            using HttpResponseMessage response = await http.PostAsJsonAsync("/v1/completions", new { model = "brown-llama-5m", prompt = "The", max_tokens = 4, ignore_eos = true });
             string body = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, body);
             Assert.Contains("\"completion_tokens\":4", body, StringComparison.Ordinal);

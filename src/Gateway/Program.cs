@@ -10,6 +10,10 @@ using Inference.Worker.Engine;
 using Inference.Worker.Runtime;
 using Inference.Worker.Serving;
 
+// Before anything touches CUDA: number GPUs as NVML does (CUDA_DEVICE_ORDER=PCI_BUS_ID unless set), so the device
+// check and GPU telemetry look at the GPU that cuda:N runs on.
+Inference.Worker.Gpu.CudaDeviceOrder.UsePciBusOrderUnlessSet();
+
 var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };
 var workers = new Option<string[]>("--worker") { Description = "Worker daemon URL, e.g. http://10.0.0.5:9000 (repeatable); replaces the in-process worker" };
 var servedName = new Option<string?>("--served-model-name") { Description = "Model id clients use (default: the folder name)" };

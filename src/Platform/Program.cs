@@ -9,6 +9,10 @@ using Inference.Worker.Serving;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
+// Before anything touches CUDA: number GPUs as NVML does (CUDA_DEVICE_ORDER=PCI_BUS_ID unless set), so the device
+// check and GPU telemetry look at the GPU that cuda:N runs on.
+Inference.Worker.Gpu.CudaDeviceOrder.UsePciBusOrderUnlessSet();
+
 var database = new Option<string?>("--database") { Description = "postgres://user:password@host:port/db (or an Npgsql connection string); default: a SQLite file, platform.db in the data folder" };
 var dataDir = new Option<string?>("--data-dir") { Description = $"Folder for the platform's data (default: {DataDirectory.FolderName}/ at the root of the clone the current directory is in, else ./{DataDirectory.FolderName})" };
 var model = new Option<string?>("--model") { Description = $"Model folder for the in-process worker (default: the bundled {BundledModelLocator.RelativePath} when no --worker is given)" };

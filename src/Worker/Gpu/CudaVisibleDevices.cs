@@ -2,10 +2,12 @@ namespace Inference.Worker.Gpu;
 
 /// <summary>
 /// Maps a CUDA device ordinal (cuda:N) to NVML's index. NVML numbers every GPU in PCI bus order and ignores
-/// CUDA_VISIBLE_DEVICES; CUDA numbers only the listed ones, in list order. An entry is an NVML index or a UUID
-/// ("GPU-..." or a unique prefix of it). Without the variable, ordinal N is NVML index N, which holds when the
-/// process runs with CUDA_DEVICE_ORDER=PCI_BUS_ID or on machines whose GPUs are all alike (CUDA's default order
-/// puts the fastest first). MIG devices are not mapped.
+/// CUDA_VISIBLE_DEVICES; CUDA numbers only the listed ones, in list order, and an index (in the list, or cuda:N
+/// without one) counts in CUDA's device order: PCI bus order under CUDA_DEVICE_ORDER=PCI_BUS_ID, which the worker
+/// sets unless told otherwise (<see cref="CudaDeviceOrder"/>), else fastest first. An index maps to NVML's under PCI
+/// bus order, or fastest first when every GPU is the same model (ties keep PCI order); otherwise the mapping is
+/// refused rather than guessed. A UUID entry ("GPU-..." or a unique prefix of it) maps under any order. MIG devices
+/// are not mapped.
 /// </summary>
 public static class CudaVisibleDevices
 {
@@ -15,20 +17,25 @@ public static class CudaVisibleDevices
     public static int VisibleCount(string? visibleDevices, int nvmlCount) =>
         visibleDevices is null ? nvmlCount : Entries(visibleDevices).Length;
 
+    /// <summary>Where a failure starts with this, the GPU may exist but which one it is cannot be told.</summary>
+    public const string OrderFailurePrefix = CudaDeviceOrder.EnvironmentVariable + " is ";
+
     /// <summary>The NVML index of CUDA ordinal <paramref name="ordinal"/>, or null with the reason.</summary>
-    public static int? ToNvmlIndex(int ordinal, string? visibleDevices, IReadOnlyList<string> nvmlUuids, out string failure)
+    public static int? ToNvmlIndex(
+        int ordinal, string? visibleDevices, string? deviceOrder, IReadOnlyList<string> nvmlUuids, IReadOnlyList<string> nvmlNames, out string failure)
     {
         ArgumentNullException.ThrowIfNull(nvmlUuids);
+        ArgumentNullException.ThrowIfNull(nvmlNames);
         failure = string.Empty;
         if (visibleDevices is null)
         {
-            if (ordinal < nvmlUuids.Count)
+            if (ordinal >= nvmlUuids.Count)
             {
-                return ordinal;
+                failure = $"NVML sees {nvmlUuids.Count} GPU(s)";
+                return null;
             }
 
-            failure = $"NVML sees {nvmlUuids.Count} GPU(s)";
-            return null;
+            return InPciOrder(ordinal, deviceOrder, nvmlNames, out failure);
         }
 
         string[] entries = Entries(visibleDevices);
@@ -43,7 +50,7 @@ public static class CudaVisibleDevices
         {
             if (index < nvmlUuids.Count)
             {
-                return index;
+                return InPciOrder(index, deviceOrder, nvmlNames, out failure);
             }
 
             failure = $"{EnvironmentVariable} entry {entry} is not one of NVML's {nvmlUuids.Count} GPU(s)";
@@ -79,6 +86,24 @@ public static class CudaVisibleDevices
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// CUDA's index <paramref name="index"/> as NVML's: the same under PCI bus order; fastest first, the same only
+    /// when every GPU is the same model (equal speed keeps PCI order).
+    /// </summary>
+    private static int? InPciOrder(int index, string? deviceOrder, IReadOnlyList<string> nvmlNames, out string failure)
+    {
+        failure = string.Empty;
+        if (CudaDeviceOrder.IsPciBusOrder(deviceOrder) || nvmlNames.All(n => n.Length > 0 && n == nvmlNames[0]))
+        {
+            return index;
+        }
+
+        string order = string.IsNullOrEmpty(deviceOrder) ? "unset (CUDA's default, fastest first)" : $"{deviceOrder} (fastest first)";
+        failure = $"{OrderFailurePrefix}{order} and the GPUs are not all one model ({string.Join(", ", nvmlNames.Select((n, i) => $"{i} {(n.Length > 0 ? n : "unnamed")}"))}), "
+            + $"so CUDA's index {index} need not be NVML's; set {CudaDeviceOrder.EnvironmentVariable}={CudaDeviceOrder.PciBusId} or name the GPU by UUID in {EnvironmentVariable}";
+        return null;
     }
 
     /// <summary>

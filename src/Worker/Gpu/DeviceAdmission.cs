@@ -17,9 +17,12 @@ public static class DeviceAdmission
 
     /// <summary>Checks <paramref name="device"/> (cpu passes) in this process's environment.</summary>
     public static void EnsureUsable(string device, bool allowShared, double busyMemoryFraction, string? nvmlLibrary) =>
-        EnsureUsable(device, allowShared, busyMemoryFraction, nvmlLibrary, Environment.GetEnvironmentVariable(CudaVisibleDevices.EnvironmentVariable), Environment.ProcessId);
+        EnsureUsable(
+            device, allowShared, busyMemoryFraction, nvmlLibrary, Environment.GetEnvironmentVariable(CudaVisibleDevices.EnvironmentVariable), Environment.ProcessId,
+            Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable));
 
-    internal static void EnsureUsable(string device, bool allowShared, double busyMemoryFraction, string? nvmlLibrary, string? visibleDevices, int ownPid)
+    internal static void EnsureUsable(
+        string device, bool allowShared, double busyMemoryFraction, string? nvmlLibrary, string? visibleDevices, int ownPid, string? deviceOrder = CudaDeviceOrder.PciBusId)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (!(busyMemoryFraction > 0 && busyMemoryFraction <= 1))
@@ -38,8 +41,13 @@ public static class DeviceAdmission
             return;
         }
 
-        if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, devices.Uuids, out string failure) is not int index)
+        if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, deviceOrder, devices.Uuids, devices.Names, out string failure) is not int index)
         {
+            if (failure.StartsWith(CudaVisibleDevices.OrderFailurePrefix, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"--device {device}: cannot tell which GPU it is, so cannot check that it is free: {failure}.");
+            }
+
             throw new ArgumentException($"--device {device}: no such GPU; {failure}{(failure.StartsWith("NVML sees", StringComparison.Ordinal) ? string.Empty : $"; NVML sees {devices.Count} GPU(s)")}{Listing(devices)}.");
         }
 

@@ -87,7 +87,7 @@ public sealed class GpuTelemetrySampler : IDisposable
                 return Failed(null, failure, time, interval);
             }
 
-            if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, found.Uuids, out failure) is not int index)
+            if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable), found.Uuids, found.Names, out failure) is not int index)
             {
                 return Failed(null, $"cuda:{ordinal} is not an NVML device: {failure}", time, interval);
             }

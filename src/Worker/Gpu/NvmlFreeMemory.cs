@@ -13,7 +13,8 @@ internal static class NvmlFreeMemory
 
         using NvmlDevices? devices = NvmlDevices.TryOpen(nvmlLibrary, out _);
         if (devices is null
-            || CudaVisibleDevices.ToNvmlIndex(ordinal, Environment.GetEnvironmentVariable(CudaVisibleDevices.EnvironmentVariable), devices.Uuids, out _) is not int index
+            || CudaVisibleDevices.ToNvmlIndex(
+                ordinal, Environment.GetEnvironmentVariable(CudaVisibleDevices.EnvironmentVariable), Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable), devices.Uuids, devices.Names, out _) is not int index
             || devices.Handles[index] == 0
             || devices.Nvml.Memory(devices.Handles[index], out NvmlMemory memory) != NvmlReturn.Success)
         {

@@ -5,6 +5,8 @@ namespace Inference.Worker.Tests.Gpu;
 public sealed class CudaVisibleDevicesTests
 {
     private static readonly string[] Uuids = ["GPU-aaaa1111-0000", "GPU-aaaa2222-0000", "GPU-bbbb3333-0000"];
+    private static readonly string[] Alike = ["NVIDIA H200", "NVIDIA H200", "NVIDIA H200"];
+    private static readonly string[] Mixed = ["NVIDIA A100-SXM4-80GB", "Tesla T4", "NVIDIA H200"];
 
     [Theory]
     [InlineData(null, 3)]
@@ -23,7 +25,7 @@ public sealed class CudaVisibleDevicesTests
     [InlineData("aaaa2222", 0, 1)]
     public void ToNvmlIndex_Maps(string? visible, int ordinal, int expected)
     {
-        Assert.Equal(expected, CudaVisibleDevices.ToNvmlIndex(ordinal, visible, Uuids, out string failure));
+        Assert.Equal(expected, CudaVisibleDevices.ToNvmlIndex(ordinal, visible, CudaDeviceOrder.PciBusId, Uuids, Mixed, out string failure));
         Assert.Empty(failure);
     }
 
@@ -36,7 +38,48 @@ public sealed class CudaVisibleDevicesTests
     [InlineData("7", 0, "CUDA_VISIBLE_DEVICES entry 7 is not one of NVML's 3 GPU(s)")]
     public void ToNvmlIndex_Unmappable_SaysWhy(string? visible, int ordinal, string expected)
     {
-        Assert.Null(CudaVisibleDevices.ToNvmlIndex(ordinal, visible, Uuids, out string failure));
+        Assert.Null(CudaVisibleDevices.ToNvmlIndex(ordinal, visible, CudaDeviceOrder.PciBusId, Uuids, Mixed, out string failure));
         Assert.Equal(expected, failure);
+    }
+
+    [Theory]
+    [InlineData(null, null, 2, 2)] // CUDA's default order, all GPUs one model: ties keep PCI order
+    [InlineData("FASTEST_FIRST", "2,0", 1, 0)]
+    public void ToNvmlIndex_FastestFirst_AlikeGpus_Maps(string? order, string? visible, int ordinal, int expected)
+    {
+        Assert.Equal(expected, CudaVisibleDevices.ToNvmlIndex(ordinal, visible, order, Uuids, Alike, out string failure));
+        Assert.Empty(failure);
+    }
+
+    [Theory]
+    [InlineData(null, null, 1, "CUDA_DEVICE_ORDER is unset (CUDA's default, fastest first)")]
+    [InlineData("FASTEST_FIRST", "2,0", 1, "CUDA_DEVICE_ORDER is FASTEST_FIRST (fastest first)")]
+    public void ToNvmlIndex_FastestFirst_MixedGpus_RefusesToGuess(string? order, string? visible, int ordinal, string expected)
+    {
+        Assert.Null(CudaVisibleDevices.ToNvmlIndex(ordinal, visible, order, Uuids, Mixed, out string failure));
+        Assert.StartsWith(CudaVisibleDevices.OrderFailurePrefix, failure, StringComparison.Ordinal);
+        Assert.StartsWith(expected, failure, StringComparison.Ordinal);
+        Assert.Contains("0 NVIDIA A100-SXM4-80GB, 1 Tesla T4, 2 NVIDIA H200", failure, StringComparison.Ordinal);
+        Assert.EndsWith("set CUDA_DEVICE_ORDER=PCI_BUS_ID or name the GPU by UUID in CUDA_VISIBLE_DEVICES", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ToNvmlIndex_FastestFirst_MixedGpus_UuidEntryStillMaps()
+    {
+        Assert.Equal(2, CudaVisibleDevices.ToNvmlIndex(0, "GPU-bbbb", null, Uuids, Mixed, out string failure));
+        Assert.Empty(failure);
+    }
+
+    [Fact]
+    public void UsePciBusOrderUnlessSet_SetsTheNativeEnvironment_KeepsAnOperatorsChoice()
+    {
+        // The test process may inherit a value; the worker's own start leaves it as it is then.
+        string? inherited = Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable);
+        string order = CudaDeviceOrder.UsePciBusOrderUnlessSet();
+
+        Assert.Equal(string.IsNullOrEmpty(inherited) ? CudaDeviceOrder.PciBusId : inherited, order);
+        Assert.Equal(order, CudaDeviceOrder.NativeValue()); // what libcuda reads, not only .NET's copy
+        Assert.Equal(order, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable));
+        Assert.Equal(order, CudaDeviceOrder.UsePciBusOrderUnlessSet()); // a second call changes nothing
     }
 }

@@ -86,6 +86,27 @@ public sealed class DeviceAdmissionTests
     }
 
     [Fact]
+    public void EnsureUsable_FastestFirstOnMixedGpus_RefusedAsUnidentifiable_PciOrderChecksTheRightOne()
+    {
+        Dictionary<string, string> config = FakeNvml.TwoIdleH200s();
+        config["0.name"] = "NVIDIA A100-SXM4-80GB";
+        config["1.procs"] = FakeNvml.Processes((4242, 1 << 30));
+        using FakeNvml fake = FakeNvml.Build(config);
+
+        // Fastest first, CUDA's cuda:0 may be NVML's 1: no check can be trusted, so the start is refused.
+        var ex = Assert.Throws<ArgumentException>(() =>
+            DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: null, ownPid: OwnPid, deviceOrder: "FASTEST_FIRST"));
+        Assert.StartsWith("--device cuda:0: cannot tell which GPU it is, so cannot check that it is free: CUDA_DEVICE_ORDER is FASTEST_FIRST", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("0 NVIDIA A100-SXM4-80GB, 1 NVIDIA H200", ex.Message, StringComparison.Ordinal);
+
+        // In PCI bus order (what the worker sets), cuda:0 is NVML's 0 (free) and cuda:1 is NVML's 1 (busy).
+        DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: null, ownPid: OwnPid, deviceOrder: CudaDeviceOrder.PciBusId);
+        var busy = Assert.Throws<ArgumentException>(() =>
+            DeviceAdmission.EnsureUsable("cuda:1", false, 0.1, fake.LibraryPath, visibleDevices: null, ownPid: OwnPid, deviceOrder: CudaDeviceOrder.PciBusId));
+        Assert.Contains("pid 4242", busy.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EnsureUsable_CpuOrNoNvml_Passes()
     {
         DeviceAdmission.EnsureUsable("cpu", false, 0.1, "/nonexistent/libnvidia-ml.so.1", null, OwnPid);

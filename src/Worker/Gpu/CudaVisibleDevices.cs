@@ -6,8 +6,8 @@ namespace Inference.Worker.Gpu;
 /// without one) counts in CUDA's device order: PCI bus order under CUDA_DEVICE_ORDER=PCI_BUS_ID, which the worker
 /// sets unless told otherwise (<see cref="CudaDeviceOrder"/>), else fastest first. An index maps to NVML's under PCI
 /// bus order, or fastest first when every GPU is the same model (ties keep PCI order); otherwise the mapping is
-/// refused rather than guessed. A UUID entry ("GPU-..." or a unique prefix of it) maps under any order. MIG devices
-/// are not mapped.
+/// refused rather than guessed. A UUID entry ("GPU-..." or a unique prefix of it) maps under any order. MIG instances
+/// are not mapped (NVML lists them under their GPU, not as GPUs): DeviceAdmission lets them start unchecked.
 /// </summary>
 public static class CudaVisibleDevices
 {
@@ -19,6 +19,18 @@ public static class CudaVisibleDevices
 
     /// <summary>Where a failure starts with this, the GPU may exist but which one it is cannot be told.</summary>
     public const string OrderFailurePrefix = CudaDeviceOrder.EnvironmentVariable + " is ";
+
+    /// <summary>Whether CUDA ordinal <paramref name="ordinal"/> is a MIG instance (a "MIG-..." entry), which NVML's GPU list does not hold.</summary>
+    public static bool IsMigInstance(int ordinal, string? visibleDevices)
+    {
+        if (visibleDevices is null)
+        {
+            return false;
+        }
+
+        string[] entries = Entries(visibleDevices);
+        return ordinal < entries.Length && entries[ordinal].StartsWith("MIG-", StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>The NVML index of CUDA ordinal <paramref name="ordinal"/>, or null with the reason.</summary>
     public static int? ToNvmlIndex(

@@ -6,7 +6,7 @@ namespace Inference.Worker.Gpu;
 /// <summary>
 /// The start-up check for --device cuda:N, before any weight is read: the device must exist, and must not be
 /// busy (other processes with a compute context on it, or more than a fraction of its memory in use) unless
-/// sharing is allowed. Asks NVML; where NVML is unavailable it passes, and the CUDA runtime's device count
+/// sharing is allowed. A MIG instance (CUDA_VISIBLE_DEVICES=MIG-...) is not checked. Asks NVML; where NVML is unavailable it passes, and the CUDA runtime's device count
 /// (DeviceOption) is the only check. A refusal is an ArgumentException whose message names the device and what
 /// was found, which `serve` prints as the error.
 /// </summary>
@@ -31,6 +31,14 @@ public static class DeviceAdmission
         }
 
         if (GpuTelemetrySampler.CudaOrdinal(device) is not int ordinal)
+        {
+            return;
+        }
+
+        // A MIG instance is not one of NVML's GPUs, so neither "missing" nor "busy" can be told from here; CUDA's own
+        // device count still applies, and the telemetry says why it is unavailable. Refusing would make a MIG slice
+        // unusable.
+        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
         {
             return;
         }

@@ -107,6 +107,23 @@ public sealed class DeviceAdmissionTests
     }
 
     [Fact]
+    public void EnsureUsable_MigInstance_NotCheckedRatherThanRefused()
+    {
+        Dictionary<string, string> config = FakeNvml.TwoIdleH200s();
+        config["0.procs"] = FakeNvml.Processes((4242, 1 << 30));
+        config["1.procs"] = FakeNvml.Processes((4243, 1 << 30));
+        using FakeNvml fake = FakeNvml.Build(config);
+
+        // NVML's GPU list has no MIG slices: a MIG-backed cuda:0 starts (CUDA's own count still applies) ...
+        DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: "MIG-4b6f8e10-7c3b-4d8e-9a61-0d2c5e1f0a52", ownPid: OwnPid);
+
+        // ... while a GPU entry beside it is still checked.
+        var ex = Assert.Throws<ArgumentException>(() =>
+            DeviceAdmission.EnsureUsable("cuda:1", false, 0.1, fake.LibraryPath, visibleDevices: "MIG-4b6f8e10-7c3b-4d8e-9a61-0d2c5e1f0a52,1", ownPid: OwnPid));
+        Assert.Contains("pid 4243", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EnsureUsable_CpuOrNoNvml_Passes()
     {
         DeviceAdmission.EnsureUsable("cpu", false, 0.1, "/nonexistent/libnvidia-ml.so.1", null, OwnPid);

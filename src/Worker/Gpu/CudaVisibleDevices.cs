@@ -6,8 +6,9 @@ namespace Inference.Worker.Gpu;
 /// without one) counts in CUDA's device order: PCI bus order under CUDA_DEVICE_ORDER=PCI_BUS_ID, which the worker
 /// sets unless told otherwise (<see cref="CudaDeviceOrder"/>), else fastest first. An index maps to NVML's under PCI
 /// bus order, or fastest first when every GPU is the same model (ties keep PCI order); otherwise the mapping is
-/// refused rather than guessed. A UUID entry ("GPU-..." or a unique prefix of it) maps under any order. MIG instances
-/// are not mapped (NVML lists them under their GPU, not as GPUs): DeviceAdmission lets them start unchecked.
+/// refused rather than guessed. A UUID entry ("GPU-..." or a unique prefix of it) maps under any order. A MIG entry
+/// ("MIG-" and its UUID, as `nvidia-smi -L` lists it) names a MIG device, which NVML lists under its GPU rather than
+/// as one (<see cref="ToMigIndex"/>).
 /// </summary>
 public static class CudaVisibleDevices
 {
@@ -20,7 +21,7 @@ public static class CudaVisibleDevices
     /// <summary>Where a failure starts with this, the GPU may exist but which one it is cannot be told.</summary>
     public const string OrderFailurePrefix = CudaDeviceOrder.EnvironmentVariable + " is ";
 
-    /// <summary>Whether CUDA ordinal <paramref name="ordinal"/> is a MIG instance (a "MIG-..." entry), which NVML's GPU list does not hold.</summary>
+    /// <summary>Whether CUDA ordinal <paramref name="ordinal"/> is a MIG device (a "MIG-..." entry in CUDA_VISIBLE_DEVICES).</summary>
     public static bool IsMigInstance(int ordinal, string? visibleDevices)
     {
         if (visibleDevices is null)
@@ -30,6 +31,54 @@ public static class CudaVisibleDevices
 
         string[] entries = Entries(visibleDevices);
         return ordinal < entries.Length && entries[ordinal].StartsWith("MIG-", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// For a MIG ordinal (<see cref="IsMigInstance"/>): the position of its MIG device in <paramref name="migUuids"/>
+    /// (NVML's MIG devices, GPU by GPU), or null with the reason. The entry is "MIG-" and the device's UUID or a
+    /// unique prefix of it; the pre-R470 form MIG-GPU-uuid/gi/ci is refused by name.
+    /// </summary>
+    public static int? ToMigIndex(int ordinal, string visibleDevices, IReadOnlyList<string> migUuids, out string failure)
+    {
+        ArgumentNullException.ThrowIfNull(visibleDevices);
+        ArgumentNullException.ThrowIfNull(migUuids);
+        failure = string.Empty;
+        string[] entries = Entries(visibleDevices);
+        string entry = ordinal < entries.Length ? entries[ordinal] : string.Empty;
+        if (!entry.StartsWith("MIG-", StringComparison.OrdinalIgnoreCase))
+        {
+            failure = $"cuda:{ordinal} is not a MIG entry of {EnvironmentVariable}={visibleDevices}";
+            return null;
+        }
+
+        if (entry.StartsWith("MIG-GPU-", StringComparison.OrdinalIgnoreCase) || entry.Contains('/', StringComparison.Ordinal))
+        {
+            failure = $"{EnvironmentVariable} entry {entry} is the pre-R470 MIG-GPU-uuid/gi/ci form; name the MIG device by the MIG-uuid `nvidia-smi -L` lists";
+            return null;
+        }
+
+        int found = -1;
+        for (int i = 0; i < migUuids.Count; i++)
+        {
+            if (migUuids[i].StartsWith(entry, StringComparison.OrdinalIgnoreCase))
+            {
+                if (found >= 0)
+                {
+                    failure = $"{EnvironmentVariable} entry {entry} matches more than one MIG device";
+                    return null;
+                }
+
+                found = i;
+            }
+        }
+
+        if (found < 0)
+        {
+            failure = $"{EnvironmentVariable} entry {entry} matches none of NVML's {migUuids.Count} MIG device(s)";
+            return null;
+        }
+
+        return found;
     }
 
     /// <summary>The NVML index of CUDA ordinal <paramref name="ordinal"/>, or null with the reason.</summary>

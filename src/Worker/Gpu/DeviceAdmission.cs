@@ -6,7 +6,8 @@ namespace Inference.Worker.Gpu;
 /// <summary>
 /// The start-up check for --device cuda:N, before any weight is read: the device must exist, and must not be
 /// busy (other processes with a compute context on it, or more than a fraction of its memory in use) unless
-/// sharing is allowed. A MIG instance (CUDA_VISIBLE_DEVICES=MIG-...) is not checked. Asks NVML; where NVML is unavailable it passes, and the CUDA runtime's device count
+/// sharing is allowed. A MIG device (CUDA_VISIBLE_DEVICES=MIG-...) is checked as its own device: its processes and
+/// its share of memory. Asks NVML; where NVML is unavailable it passes, and the CUDA runtime's device count
 /// (DeviceOption) is the only check. A refusal is an ArgumentException whose message names the device and what
 /// was found, which `serve` prints as the error.
 /// </summary>
@@ -35,31 +36,38 @@ public static class DeviceAdmission
             return;
         }
 
-        // A MIG instance is not one of NVML's GPUs, so neither "missing" nor "busy" can be told from here; CUDA's own
-        // device count still applies, and the telemetry says why it is unavailable. Refusing would make a MIG slice
-        // unusable.
-        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
-        {
-            return;
-        }
-
         using NvmlDevices? devices = NvmlDevices.TryOpen(nvmlLibrary, out _);
         if (devices is null)
         {
             return;
         }
 
-        if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, deviceOrder, devices.Uuids, devices.Names, out string failure) is not int index)
+        nint handle;
+        string described;
+        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
         {
-            if (failure.StartsWith(CudaVisibleDevices.OrderFailurePrefix, StringComparison.Ordinal))
+            if (CudaVisibleDevices.ToMigIndex(ordinal, visibleDevices!, [.. devices.Migs.Select(m => m.Uuid)], out string migFailure) is not int mig)
             {
-                throw new ArgumentException($"--device {device}: cannot tell which GPU it is, so cannot check that it is free: {failure}.");
+                throw new ArgumentException($"--device {device}: no such MIG device; {migFailure}{MigListing(devices)}.");
             }
 
+            handle = devices.Migs[mig].Handle;
+            described = NvmlDevices.DescribeMig(devices.Migs[mig]);
+        }
+        else if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, deviceOrder, devices.Uuids, devices.Names, out string failure) is int index)
+        {
+            handle = devices.Handles[index];
+            described = $"GPU {devices.Describe(index)}";
+        }
+        else if (failure.StartsWith(CudaVisibleDevices.OrderFailurePrefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"--device {device}: cannot tell which GPU it is, so cannot check that it is free: {failure}.");
+        }
+        else
+        {
             throw new ArgumentException($"--device {device}: no such GPU; {failure}{(failure.StartsWith("NVML sees", StringComparison.Ordinal) ? string.Empty : $"; NVML sees {devices.Count} GPU(s)")}{Listing(devices)}.");
         }
 
-        nint handle = devices.Handles[index];
         if (handle == 0 || allowShared)
         {
             return;
@@ -97,7 +105,7 @@ public static class DeviceAdmission
 
         if (reasons.Count > 0)
         {
-            throw new ArgumentException($"--device {device} (GPU {devices.Describe(index)}) is busy: {string.Join("; ", reasons)}. Pass {AllowSharedFlag} to share it.");
+            throw new ArgumentException($"--device {device} ({described}) is busy: {string.Join("; ", reasons)}. Pass {AllowSharedFlag} to share it.");
         }
     }
 
@@ -116,6 +124,9 @@ public static class DeviceAdmission
 
         return text.ToString();
     }
+
+    private static string MigListing(NvmlDevices devices) =>
+        devices.Migs.Count == 0 ? "; NVML sees no MIG device" : $"; NVML's MIG devices: {string.Join(", ", devices.Migs.Select(NvmlDevices.DescribeMig))}";
 
     private static string Bytes(long bytes) => bytes >= 1L << 30
         ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.00} GiB")

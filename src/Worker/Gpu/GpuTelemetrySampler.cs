@@ -32,7 +32,8 @@ public sealed class GpuTelemetrySampler : IDisposable
 
     /// <summary>
     /// The sampler for a worker's --device: null on the CPU (no telemetry), else cuda:N mapped to NVML's index
-    /// through CUDA_VISIBLE_DEVICES (<see cref="CudaVisibleDevices"/>).
+    /// through CUDA_VISIBLE_DEVICES (<see cref="CudaVisibleDevices"/>); a MIG device is sampled as itself (NVML
+    /// answers memory for it, not utilization, which stays null), labelled with its GPU's index.
     /// </summary>
     public static GpuTelemetrySampler? ForDevice(string device, string? nvmlLibrary, TimeProvider time, TimeSpan? interval = null)
     {
@@ -80,13 +81,26 @@ public sealed class GpuTelemetrySampler : IDisposable
 
     internal static GpuTelemetrySampler OpenOrdinal(int ordinal, string? visibleDevices, string? nvmlLibrary, TimeProvider time, TimeSpan interval)
     {
-        using (NvmlDevices? found = NvmlDevices.TryOpen(nvmlLibrary, out string failure))
+        NvmlDevices? found = NvmlDevices.TryOpen(nvmlLibrary, out string failure);
+        if (found is null)
         {
-            if (found is null)
+            return Failed(null, failure, time, interval);
+        }
+
+        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
+        {
+            // The MIG device's handle belongs to this NVML session: the sampler takes it over (and shuts it down).
+            if (CudaVisibleDevices.ToMigIndex(ordinal, visibleDevices!, [.. found.Migs.Select(m => m.Uuid)], out failure) is not int mig)
             {
-                return Failed(null, failure, time, interval);
+                return Failed(found.Nvml, $"cuda:{ordinal} is not an NVML MIG device: {failure}", time, interval);
             }
 
+            NvmlMigDevice d = found.Migs[mig];
+            return new GpuTelemetrySampler(found.Nvml, [(d.Gpu, d.Handle, d.Uuid, d.Name)], null, time, interval);
+        }
+
+        using (found)
+        {
             if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable), found.Uuids, found.Names, out failure) is not int index)
             {
                 return Failed(null, $"cuda:{ordinal} is not an NVML device: {failure}", time, interval);

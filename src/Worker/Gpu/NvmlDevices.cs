@@ -1,14 +1,18 @@
 namespace Inference.Worker.Gpu;
 
-/// <summary>NVML opened for a look at every GPU on the machine: handles, UUIDs and names by NVML index.</summary>
+/// <summary>
+/// NVML opened for a look at every GPU on the machine: handles, UUIDs and names by NVML index, and the MIG devices of
+/// GPUs in MIG mode (which NVML does not count as GPUs).
+/// </summary>
 internal sealed class NvmlDevices : IDisposable
 {
-    private NvmlDevices(NvmlLibrary nvml, nint[] handles, string[] uuids, string[] names)
+    private NvmlDevices(NvmlLibrary nvml, nint[] handles, string[] uuids, string[] names, NvmlMigDevice[] migs)
     {
         Nvml = nvml;
         Handles = handles;
         Uuids = uuids;
         Names = names;
+        Migs = migs;
     }
 
     public NvmlLibrary Nvml { get; }
@@ -21,6 +25,9 @@ internal sealed class NvmlDevices : IDisposable
     public IReadOnlyList<string> Names { get; }
 
     public int Count => Handles.Count;
+
+    /// <summary>Every MIG device, GPU by GPU; UUIDs "MIG-..." (empty for one NVML would not name).</summary>
+    public IReadOnlyList<NvmlMigDevice> Migs { get; }
 
     /// <summary>Null, with the reason, when NVML cannot be opened or cannot count the devices.</summary>
     public static NvmlDevices? TryOpen(string? nvmlLibrary, out string failure)
@@ -56,12 +63,39 @@ internal sealed class NvmlDevices : IDisposable
             }
         }
 
-        return new NvmlDevices(nvml, handles, uuids, names);
+        var migs = new List<NvmlMigDevice>();
+        for (int i = 0; i < handles.Length; i++)
+        {
+            if (handles[i] == 0 || nvml.MigEnabled(handles[i], out bool enabled) != NvmlReturn.Success || !enabled
+                || nvml.MaxMigDeviceCount(handles[i], out uint max) != NvmlReturn.Success)
+            {
+                continue;
+            }
+
+            for (uint j = 0; j < max; j++)
+            {
+                if (nvml.MigDeviceHandle(handles[i], j, out nint mig) == NvmlReturn.Success && mig != 0)
+                {
+                    _ = nvml.Uuid(mig, out string uuid);
+                    _ = nvml.Name(mig, out string name);
+                    migs.Add(new NvmlMigDevice(i, (int)j, mig, uuid, name));
+                }
+            }
+        }
+
+        return new NvmlDevices(nvml, handles, uuids, names, [.. migs]);
     }
 
     /// <summary>"0 NVIDIA H200 (GPU-...)", for messages.</summary>
     public string Describe(int index) =>
         $"{index} {(Names[index].Length > 0 ? Names[index] : "unnamed GPU")}{(Uuids[index].Length > 0 ? $" ({Uuids[index]})" : string.Empty)}";
 
+    /// <summary>"MIG 0/1 NVIDIA H200 MIG 1g.18gb (MIG-...)", for messages.</summary>
+    public static string DescribeMig(NvmlMigDevice mig) =>
+        $"MIG {mig.Gpu}/{mig.Index} {(mig.Name.Length > 0 ? mig.Name : "unnamed")}{(mig.Uuid.Length > 0 ? $" ({mig.Uuid})" : string.Empty)}";
+
     public void Dispose() => Nvml.Dispose();
 }
+
+/// <summary>MIG device <paramref name="Index"/> of NVML GPU <paramref name="Gpu"/>.</summary>
+internal readonly record struct NvmlMigDevice(int Gpu, int Index, nint Handle, string Uuid, string Name);

@@ -36,6 +36,11 @@ internal sealed unsafe class NvmlLibrary : IDisposable
     private readonly delegate* unmanaged<nint, uint*, int> _deviceGetEnforcedPowerLimit;
     private readonly delegate* unmanaged<nint, int, uint*, int> _deviceGetClockInfo;
     private readonly delegate* unmanaged<nint, uint*, NvmlProcessInfo*, int> _deviceGetComputeRunningProcesses;
+
+    // MIG (drivers since R450); absent exports answer NotSupported, as a GPU without MIG does.
+    private readonly delegate* unmanaged<nint, uint*, uint*, int> _deviceGetMigMode;
+    private readonly delegate* unmanaged<nint, uint*, int> _deviceGetMaxMigDeviceCount;
+    private readonly delegate* unmanaged<nint, uint, nint*, int> _deviceGetMigDeviceHandleByIndex;
     private int _disposed;
 
     private NvmlLibrary(string path, nint handle)
@@ -53,6 +58,10 @@ internal sealed unsafe class NvmlLibrary : IDisposable
         _deviceGetPowerUsage = (delegate* unmanaged<nint, uint*, int>)Export(handle, "nvmlDeviceGetPowerUsage");
         _deviceGetEnforcedPowerLimit = (delegate* unmanaged<nint, uint*, int>)Export(handle, "nvmlDeviceGetEnforcedPowerLimit");
         _deviceGetClockInfo = (delegate* unmanaged<nint, int, uint*, int>)Export(handle, "nvmlDeviceGetClockInfo");
+
+        _deviceGetMigMode = (delegate* unmanaged<nint, uint*, uint*, int>)Export(handle, "nvmlDeviceGetMigMode");
+        _deviceGetMaxMigDeviceCount = (delegate* unmanaged<nint, uint*, int>)Export(handle, "nvmlDeviceGetMaxMigDeviceCount");
+        _deviceGetMigDeviceHandleByIndex = (delegate* unmanaged<nint, uint, nint*, int>)Export(handle, "nvmlDeviceGetMigDeviceHandleByIndex");
 
         // _v3 (drivers since R510) and _v2 both fill nvmlProcessInfo_v2_t; _v1's struct is shorter and is never bound.
         nint processes = Export(handle, "nvmlDeviceGetComputeRunningProcesses_v3");
@@ -187,6 +196,43 @@ internal sealed unsafe class NvmlLibrary : IDisposable
 
     /// <summary>The current clock of one domain, MHz.</summary>
     public NvmlReturn Clock(nint device, NvmlClock clock, out uint megahertz) => Read(_deviceGetClockInfo, device, (int)clock, out megahertz);
+
+    /// <summary>Whether MIG mode is on now (NVML_DEVICE_MIG_ENABLE); NotSupported on GPUs without MIG.</summary>
+    public NvmlReturn MigEnabled(nint device, out bool enabled)
+    {
+        enabled = false;
+        if (_deviceGetMigMode is null)
+        {
+            return NvmlReturn.NotSupported;
+        }
+
+        uint current = 0, pending = 0;
+        var status = (NvmlReturn)_deviceGetMigMode(device, &current, &pending);
+        enabled = status == NvmlReturn.Success && current == 1;
+        return status;
+    }
+
+    /// <summary>How many MIG devices the GPU can hold (the index bound for <see cref="MigDeviceHandle"/>).</summary>
+    public NvmlReturn MaxMigDeviceCount(nint device, out uint count)
+    {
+        count = 0;
+        return _deviceGetMaxMigDeviceCount is null ? NvmlReturn.NotSupported : Read(_deviceGetMaxMigDeviceCount, device, out count);
+    }
+
+    /// <summary>The MIG device at <paramref name="index"/> of a GPU in MIG mode; NotFound where none exists.</summary>
+    public NvmlReturn MigDeviceHandle(nint device, uint index, out nint migDevice)
+    {
+        migDevice = 0;
+        if (_deviceGetMigDeviceHandleByIndex is null)
+        {
+            return NvmlReturn.NotSupported;
+        }
+
+        nint m = 0;
+        var status = (NvmlReturn)_deviceGetMigDeviceHandleByIndex(device, index, &m);
+        migDevice = m;
+        return status;
+    }
 
     /// <summary>Processes with a compute context on the device (the count is asked first, then the list with slack).</summary>
     public NvmlReturn ComputeProcesses(nint device, out GpuProcess[] processes)

@@ -14,6 +14,8 @@ public sealed class FakeNvml : IDisposable
 {
     public const string H200Uuid0 = "GPU-5e1f0a52-7c3b-4d8e-9a61-0d2c4b6f8e10";
     public const string H200Uuid1 = "GPU-5e1f0a52-7c3b-4d8e-9a61-0d2c4b6f8e11";
+    public const string MigUuid0 = "MIG-8c1d2e3f-4a5b-5c6d-8e7f-9a0b1c2d3e40";
+    public const string MigUuid1 = "MIG-8c1d2e3f-4a5b-5c6d-8e7f-9a0b1c2d3e41";
 
     private FakeNvml(string directory)
     {
@@ -60,6 +62,30 @@ public sealed class FakeNvml : IDisposable
         ["1.clock_mem"] = "2619",
         ["1.procs"] = string.Empty,
     };
+
+    /// <summary>
+    /// <see cref="TwoIdleH200s"/> with GPU 0 in MIG mode holding two 3g.71gb MIG devices (indices 0 and 2 of 7; NVML
+    /// answers memory and processes for a MIG device, not utilization, temperature or power) and no processes.
+    /// </summary>
+    public static Dictionary<string, string> H200WithTwoMigDevices()
+    {
+        Dictionary<string, string> config = TwoIdleH200s();
+        config["0.mig_mode"] = "1";
+        config["0.mig_max"] = "7";
+        config["1.mig_mode"] = "0";
+        config["1.mig_max"] = "7";
+        foreach ((int index, string uuid, string used) in new[] { (0, MigUuid0, "2147483648"), (2, MigUuid1, "1073741824") })
+        {
+            config[$"0/{index}.name"] = "NVIDIA H200 MIG 3g.71gb";
+            config[$"0/{index}.uuid"] = uuid;
+            config[$"0/{index}.mem_total"] = "75377410048";
+            config[$"0/{index}.mem_used"] = used;
+            config[$"0/{index}.mem_free"] = (75377410048 - long.Parse(used, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture);
+            config[$"0/{index}.procs"] = string.Empty;
+        }
+
+        return config;
+    }
 
     /// <summary>Compiles the fake; <paramref name="withoutV3"/> leaves out the _v3 processes entry point (an older driver).</summary>
     public static FakeNvml Build(IReadOnlyDictionary<string, string> config, bool withoutV3 = false)

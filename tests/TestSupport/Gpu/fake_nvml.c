@@ -7,6 +7,8 @@
      <i>.util_gpu, <i>.util_mem, <i>.mem_total, <i>.mem_free, <i>.mem_used, <i>.temp, <i>.power_mw,
      <i>.power_limit_mw, <i>.clock_sm, <i>.clock_mem     numbers (clocks in MHz)
      <i>.procs=PID:BYTES,...   compute processes; BYTES "na" is NVML_VALUE_NOT_AVAILABLE; empty: none
+     <i>.mig_mode=0|1, <i>.mig_max=N   MIG mode now and how many MIG devices the GPU can hold
+     <i>/<j>.<field>           MIG device j of GPU i, with the GPU fields above (it exists when <i>/<j>.uuid does)
    A value "!N" makes that call return error N; a missing key returns NVML_ERROR_NOT_SUPPORTED (3).
    -DFAKE_NVML_NO_V3 leaves out nvmlDeviceGetComputeRunningProcesses_v3 (a pre-R510 driver has only _v2). */
 #include <stdio.h>
@@ -31,7 +33,9 @@ _Static_assert(sizeof(nvmlMemory_t) == 24, "nvmlMemory_t is 24 bytes");
 #define NOT_SUPPORTED 3
 #define INVALID_ARGUMENT 2
 #define INSUFFICIENT_SIZE 7
+#define NOT_FOUND 6
 #define HANDLE_BASE 0x1000
+#define MIG_HANDLE_BASE 0x100000 /* + gpu * 256 + index */
 
 /* Copies the value of key into out; 0 when absent. */
 static int lookup(const char *key, char *out, size_t size)
@@ -64,15 +68,25 @@ static nvmlReturn_t number(const char *key, unsigned long long *value)
     return 0;
 }
 
-static int device_index(nvmlDevice_t device)
+/* The key prefix of a handle: "i" for GPU i, "i/j" for MIG device j of GPU i. */
+static void device_prefix(nvmlDevice_t device, char *out, size_t size)
 {
-    return (int)((uintptr_t)device - HANDLE_BASE);
+    uintptr_t h = (uintptr_t)device;
+    if (h >= MIG_HANDLE_BASE) snprintf(out, size, "%d/%d", (int)((h - MIG_HANDLE_BASE) / 256), (int)((h - MIG_HANDLE_BASE) % 256));
+    else snprintf(out, size, "%d", (int)(h - HANDLE_BASE));
+}
+
+static void device_key(nvmlDevice_t device, const char *field, char *key, size_t size)
+{
+    char prefix[32];
+    device_prefix(device, prefix, sizeof prefix);
+    snprintf(key, size, "%s.%s", prefix, field);
 }
 
 static nvmlReturn_t device_number(nvmlDevice_t device, const char *field, unsigned long long *value)
 {
     char key[64];
-    snprintf(key, sizeof key, "%d.%s", device_index(device), field);
+    device_key(device, field, key, sizeof key);
     return number(key, value);
 }
 
@@ -87,7 +101,7 @@ static nvmlReturn_t device_uint(nvmlDevice_t device, const char *field, unsigned
 static nvmlReturn_t device_text(nvmlDevice_t device, const char *field, char *out, unsigned int length)
 {
     char key[64], v[4096];
-    snprintf(key, sizeof key, "%d.%s", device_index(device), field);
+    device_key(device, field, key, sizeof key);
     if (!lookup(key, v, sizeof v)) return NOT_SUPPORTED;
     if (v[0] == '!') return atoi(v + 1);
     if (strlen(v) + 1 > length) return INSUFFICIENT_SIZE;
@@ -178,7 +192,7 @@ nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int 
 static nvmlReturn_t processes(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos)
 {
     char key[64], v[4096];
-    snprintf(key, sizeof key, "%d.procs", device_index(device));
+    device_key(device, "procs", key, sizeof key);
     if (!lookup(key, v, sizeof v)) v[0] = 0;
     if (v[0] == '!') return atoi(v + 1);
     nvmlProcessInfo_t found[64];
@@ -211,4 +225,25 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount, nvmlProcessInfo_t *infos)
 {
     return processes(device, infoCount, infos);
+}
+
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode, unsigned int *pendingMode)
+{
+    unsigned int mode = 0;
+    nvmlReturn_t r = device_uint(device, "mig_mode", &mode);
+    if (r == 0) *currentMode = *pendingMode = mode;
+    return r;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count) { return device_uint(device, "mig_max", count); }
+
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index, nvmlDevice_t *migDevice)
+{
+    char key[64], v[4096];
+    uintptr_t gpu = (uintptr_t)device - HANDLE_BASE;
+    if ((uintptr_t)device >= MIG_HANDLE_BASE || index >= 256) return INVALID_ARGUMENT;
+    snprintf(key, sizeof key, "%d/%u.uuid", (int)gpu, index);
+    if (!lookup(key, v, sizeof v)) return NOT_FOUND;
+    *migDevice = (nvmlDevice_t)(uintptr_t)(MIG_HANDLE_BASE + gpu * 256 + index);
+    return 0;
 }

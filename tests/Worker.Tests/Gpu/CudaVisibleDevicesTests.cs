@@ -34,7 +34,6 @@ public sealed class CudaVisibleDevicesTests
     [InlineData("2,0", 2, "CUDA_VISIBLE_DEVICES=2,0 makes 2 GPU(s) visible")]
     [InlineData("GPU-aaaa", 0, "CUDA_VISIBLE_DEVICES entry GPU-aaaa matches more than one GPU")]
     [InlineData("GPU-cccc", 0, "CUDA_VISIBLE_DEVICES entry GPU-cccc matches no GPU's UUID")]
-    [InlineData("MIG-1234", 0, "CUDA_VISIBLE_DEVICES entry MIG-1234 is a MIG device, which is not mapped to NVML")]
     [InlineData("7", 0, "CUDA_VISIBLE_DEVICES entry 7 is not one of NVML's 3 GPU(s)")]
     public void ToNvmlIndex_Unmappable_SaysWhy(string? visible, int ordinal, string expected)
     {
@@ -82,4 +81,32 @@ public sealed class CudaVisibleDevicesTests
         Assert.Equal(order, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable));
         Assert.Equal(order, CudaDeviceOrder.UsePciBusOrderUnlessSet()); // a second call changes nothing
     }
+
+    [Theory]
+    [InlineData("MIG-aaaa", 0, null, "more than one")]
+    [InlineData("0,MIG-aaaa2", 1, 1, null)]
+    [InlineData("MIG-AAAA1", 0, 0, null)]
+    [InlineData("MIG-cccc", 0, null, "matches none of NVML's 2 MIG device(s)")]
+    [InlineData("MIG-GPU-aaaa1111-0000/1/0", 0, null, "pre-R470")]
+    public void ToMigIndex_ByUuidPrefix(string visible, int ordinal, int? expected, string? why)
+    {
+        string[] migs = ["MIG-aaaa1111-0000", "MIG-aaaa2222-0000"];
+        Assert.True(CudaVisibleDevices.IsMigInstance(ordinal, visible));
+        Assert.Equal(expected, CudaVisibleDevices.ToMigIndex(ordinal, visible, migs, out string failure));
+        if (why is null)
+        {
+            Assert.Empty(failure);
+        }
+        else
+        {
+            Assert.Contains(why, failure, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData(null, 0)]
+    [InlineData("0,MIG-aaaa", 0)]
+    [InlineData("MIG-aaaa", 1)]
+    public void IsMigInstance_OnlyForAMigEntry(string? visible, int ordinal) =>
+        Assert.False(CudaVisibleDevices.IsMigInstance(ordinal, visible));
 }

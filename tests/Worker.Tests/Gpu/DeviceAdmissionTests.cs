@@ -107,20 +107,42 @@ public sealed class DeviceAdmissionTests
     }
 
     [Fact]
-    public void EnsureUsable_MigInstance_NotCheckedRatherThanRefused()
+    public void EnsureUsable_MigDevice_CheckedAsItself()
     {
-        Dictionary<string, string> config = FakeNvml.TwoIdleH200s();
-        config["0.procs"] = FakeNvml.Processes((4242, 1 << 30));
-        config["1.procs"] = FakeNvml.Processes((4243, 1 << 30));
+        Dictionary<string, string> config = FakeNvml.H200WithTwoMigDevices();
+        config["0/2.procs"] = FakeNvml.Processes((4242, 1 << 30));
         using FakeNvml fake = FakeNvml.Build(config);
 
-        // NVML's GPU list has no MIG slices: a MIG-backed cuda:0 starts (CUDA's own count still applies) ...
-        DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: "MIG-4b6f8e10-7c3b-4d8e-9a61-0d2c5e1f0a52", ownPid: OwnPid);
+        // MIG device 0/0 is idle; its sibling 0/2 runs another process: one refused, the other not.
+        DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: FakeNvml.MigUuid0, ownPid: OwnPid);
+        var busy = Assert.Throws<ArgumentException>(() =>
+            DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: FakeNvml.MigUuid1, ownPid: OwnPid));
+        Assert.Equal(
+            $"--device cuda:0 (MIG 0/2 NVIDIA H200 MIG 3g.71gb ({FakeNvml.MigUuid1})) is busy: 1 other compute process(es) run on it: pid 4242 (1.00 GiB). " +
+            "Pass --allow-shared-device to share it.",
+            busy.Message);
 
-        // ... while a GPU entry beside it is still checked.
+        // Memory is the slice's own: 2 GiB of 70.2 GiB is under 10 %, over 2 %.
+        var full = Assert.Throws<ArgumentException>(() =>
+            DeviceAdmission.EnsureUsable("cuda:0", false, 0.02, fake.LibraryPath, visibleDevices: FakeNvml.MigUuid0, ownPid: OwnPid));
+        Assert.Contains("2.00 GiB of its 70.20 GiB are in use", full.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("MIG-00000000", "CUDA_VISIBLE_DEVICES entry MIG-00000000 matches none of NVML's 2 MIG device(s)")]
+    [InlineData("MIG-8c1d2e3f", "CUDA_VISIBLE_DEVICES entry MIG-8c1d2e3f matches more than one MIG device")]
+    [InlineData("MIG-GPU-5e1f0a52-7c3b-4d8e-9a61-0d2c4b6f8e10/1/0", "CUDA_VISIBLE_DEVICES entry MIG-GPU-5e1f0a52-7c3b-4d8e-9a61-0d2c4b6f8e10/1/0 is the pre-R470 MIG-GPU-uuid/gi/ci form")]
+    public void EnsureUsable_UnknownMigDevice_RefusedListingNvmlsMigDevices(string visible, string why)
+    {
+        using FakeNvml fake = FakeNvml.Build(FakeNvml.H200WithTwoMigDevices());
+
         var ex = Assert.Throws<ArgumentException>(() =>
-            DeviceAdmission.EnsureUsable("cuda:1", false, 0.1, fake.LibraryPath, visibleDevices: "MIG-4b6f8e10-7c3b-4d8e-9a61-0d2c5e1f0a52,1", ownPid: OwnPid));
-        Assert.Contains("pid 4243", ex.Message, StringComparison.Ordinal);
+            DeviceAdmission.EnsureUsable("cuda:0", false, 0.1, fake.LibraryPath, visibleDevices: visible, ownPid: OwnPid));
+
+        Assert.StartsWith($"--device cuda:0: no such MIG device; {why}", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith(
+            $"; NVML's MIG devices: MIG 0/0 NVIDIA H200 MIG 3g.71gb ({FakeNvml.MigUuid0}), MIG 0/2 NVIDIA H200 MIG 3g.71gb ({FakeNvml.MigUuid1}).",
+            ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

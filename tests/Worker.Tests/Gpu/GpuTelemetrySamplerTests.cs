@@ -133,4 +133,34 @@ public sealed class GpuTelemetrySamplerTests
 
         Assert.Equal("unavailable: cuda:5 is not an NVML device: NVML sees 2 GPU(s)", sampler.Current.Status);
     }
+
+    [Fact]
+    public void OpenOrdinal_MigDevice_SamplesItsOwnMemoryLabelledWithItsGpu()
+    {
+        using FakeNvml fake = FakeNvml.Build(FakeNvml.H200WithTwoMigDevices());
+
+        // The second MIG device, after a GPU entry: cuda:1.
+        using GpuTelemetrySampler sampler = GpuTelemetrySampler.OpenOrdinal(
+            1, $"1,{FakeNvml.MigUuid1}", fake.LibraryPath, TimeProvider.System, TimeSpan.FromSeconds(1));
+
+        GpuDeviceSample d = Assert.Single(sampler.Current.Devices);
+        Assert.Equal(0, d.Index); // the GPU it is a slice of
+        Assert.Equal(FakeNvml.MigUuid1, d.Uuid);
+        Assert.Equal("NVIDIA H200 MIG 3g.71gb", d.Name);
+        Assert.Equal(1073741824L, d.MemoryUsedBytes);
+        Assert.Equal(75377410048L, d.MemoryTotalBytes);
+        Assert.Null(d.UtilizationRatio); // NVML does not answer it for a MIG device: absent, not 0
+        Assert.Null(d.PowerWatts);
+    }
+
+    [Fact]
+    public void OpenOrdinal_UnknownMigDevice_UnavailableSayingWhy()
+    {
+        using FakeNvml fake = FakeNvml.Build(FakeNvml.H200WithTwoMigDevices());
+
+        using GpuTelemetrySampler sampler = GpuTelemetrySampler.OpenOrdinal(
+            0, "MIG-00000000", fake.LibraryPath, TimeProvider.System, TimeSpan.FromSeconds(1));
+
+        Assert.Equal("unavailable: cuda:0 is not an NVML MIG device: CUDA_VISIBLE_DEVICES entry MIG-00000000 matches none of NVML's 2 MIG device(s)", sampler.Current.Status);
+    }
 }

@@ -57,28 +57,7 @@ public static class CudaVisibleDevices
             return null;
         }
 
-        int found = -1;
-        for (int i = 0; i < migUuids.Count; i++)
-        {
-            if (migUuids[i].StartsWith(entry, StringComparison.OrdinalIgnoreCase))
-            {
-                if (found >= 0)
-                {
-                    failure = $"{EnvironmentVariable} entry {entry} matches more than one MIG device";
-                    return null;
-                }
-
-                found = i;
-            }
-        }
-
-        if (found < 0)
-        {
-            failure = $"{EnvironmentVariable} entry {entry} matches none of NVML's {migUuids.Count} MIG device(s)";
-            return null;
-        }
-
-        return found;
+        return UniquePrefix(migUuids, entry, entry, "MIG device", $"none of NVML's {migUuids.Count} MIG device(s)", out failure);
     }
 
     /// <summary>The NVML index of CUDA ordinal <paramref name="ordinal"/>, or null with the reason.</summary>
@@ -125,14 +104,21 @@ public static class CudaVisibleDevices
         }
 
         string prefix = entry.StartsWith("GPU-", StringComparison.OrdinalIgnoreCase) ? entry : "GPU-" + entry;
+        return UniquePrefix(nvmlUuids, prefix, entry, "GPU", "no GPU's UUID", out failure);
+    }
+
+    /// <summary>The one UUID starting with <paramref name="prefix"/>; null, naming the entry, when none or several do.</summary>
+    private static int? UniquePrefix(IReadOnlyList<string> uuids, string prefix, string entry, string several, string none, out string failure)
+    {
+        failure = string.Empty;
         int found = -1;
-        for (int i = 0; i < nvmlUuids.Count; i++)
+        for (int i = 0; i < uuids.Count; i++)
         {
-            if (nvmlUuids[i].StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            if (uuids[i].StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             {
                 if (found >= 0)
                 {
-                    failure = $"{EnvironmentVariable} entry {entry} matches more than one GPU";
+                    failure = $"{EnvironmentVariable} entry {entry} matches more than one {several}";
                     return null;
                 }
 
@@ -142,7 +128,7 @@ public static class CudaVisibleDevices
 
         if (found < 0)
         {
-            failure = $"{EnvironmentVariable} entry {entry} matches no GPU's UUID";
+            failure = $"{EnvironmentVariable} entry {entry} matches {none}";
             return null;
         }
 

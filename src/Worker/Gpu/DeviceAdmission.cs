@@ -42,32 +42,15 @@ public static class DeviceAdmission
             return;
         }
 
-        nint handle;
-        string described;
-        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
+        if (devices.Find(ordinal, visibleDevices, deviceOrder, out string failure) is not NvmlTarget target)
         {
-            if (CudaVisibleDevices.ToMigIndex(ordinal, visibleDevices!, [.. devices.Migs.Select(m => m.Uuid)], out string migFailure) is not int mig)
-            {
-                throw new ArgumentException($"--device {device}: no such MIG device; {migFailure}{MigListing(devices)}.");
-            }
-
-            handle = devices.Migs[mig].Handle;
-            described = NvmlDevices.DescribeMig(devices.Migs[mig]);
-        }
-        else if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, deviceOrder, devices.Uuids, devices.Names, out string failure) is int index)
-        {
-            handle = devices.Handles[index];
-            described = $"GPU {devices.Describe(index)}";
-        }
-        else if (failure.StartsWith(CudaVisibleDevices.OrderFailurePrefix, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"--device {device}: cannot tell which GPU it is, so cannot check that it is free: {failure}.");
-        }
-        else
-        {
-            throw new ArgumentException($"--device {device}: no such GPU; {failure}{(failure.StartsWith("NVML sees", StringComparison.Ordinal) ? string.Empty : $"; NVML sees {devices.Count} GPU(s)")}{Listing(devices)}.");
+            throw new ArgumentException(
+                CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices) ? $"--device {device}: no such MIG device; {failure}{MigListing(devices)}."
+                : failure.StartsWith(CudaVisibleDevices.OrderFailurePrefix, StringComparison.Ordinal) ? $"--device {device}: cannot tell which GPU it is, so cannot check that it is free: {failure}."
+                : $"--device {device}: no such GPU; {failure}{(failure.StartsWith("NVML sees", StringComparison.Ordinal) ? string.Empty : $"; NVML sees {devices.Count} GPU(s)")}{Listing(devices)}.");
         }
 
+        nint handle = target.Handle;
         if (handle == 0 || allowShared)
         {
             return;
@@ -105,7 +88,7 @@ public static class DeviceAdmission
 
         if (reasons.Count > 0)
         {
-            throw new ArgumentException($"--device {device} ({described}) is busy: {string.Join("; ", reasons)}. Pass {AllowSharedFlag} to share it.");
+            throw new ArgumentException($"--device {device} ({target.Description}) is busy: {string.Join("; ", reasons)}. Pass {AllowSharedFlag} to share it.");
         }
     }
 

@@ -87,27 +87,19 @@ public sealed class GpuTelemetrySampler : IDisposable
             return Failed(null, failure, time, interval);
         }
 
-        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
+        if (found.Find(ordinal, visibleDevices, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable), out failure) is not NvmlTarget target)
         {
-            // The MIG device's handle belongs to this NVML session: the sampler takes it over (and shuts it down).
-            if (CudaVisibleDevices.ToMigIndex(ordinal, visibleDevices!, [.. found.Migs.Select(m => m.Uuid)], out failure) is not int mig)
-            {
-                return Failed(found.Nvml, $"cuda:{ordinal} is not an NVML MIG device: {failure}", time, interval);
-            }
-
-            NvmlMigDevice d = found.Migs[mig];
-            return new GpuTelemetrySampler(found.Nvml, [(d.Gpu, d.Handle, d.Uuid, d.Name)], null, time, interval);
+            return Failed(found.Nvml, $"cuda:{ordinal} is not an NVML {(CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices) ? "MIG " : string.Empty)}device: {failure}", time, interval);
         }
 
-        using (found)
+        if (!target.IsMig)
         {
-            if (CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, Environment.GetEnvironmentVariable(CudaDeviceOrder.EnvironmentVariable), found.Uuids, found.Names, out failure) is not int index)
-            {
-                return Failed(null, $"cuda:{ordinal} is not an NVML device: {failure}", time, interval);
-            }
-
-            return Open([index], nvmlLibrary, time, interval);
+            found.Dispose();
+            return Open([target.Gpu], nvmlLibrary, time, interval);
         }
+
+        // A MIG device's handle belongs to this NVML session: the sampler takes it over (and shuts it down).
+        return new GpuTelemetrySampler(found.Nvml, [(target.Gpu, target.Handle, target.Uuid, target.Name)], null, time, interval);
     }
 
     /// <summary>0 for "cuda", N for "cuda:N", null for anything else (cpu; DeviceOption reports bad values).</summary>

@@ -90,12 +90,40 @@ internal sealed class NvmlDevices : IDisposable
     public string Describe(int index) =>
         $"{index} {(Names[index].Length > 0 ? Names[index] : "unnamed GPU")}{(Uuids[index].Length > 0 ? $" ({Uuids[index]})" : string.Empty)}";
 
+    /// <summary>
+    /// The device CUDA ordinal <paramref name="ordinal"/> runs on: the GPU it maps to (<see cref="CudaVisibleDevices.ToNvmlIndex"/>),
+    /// or for a MIG entry of CUDA_VISIBLE_DEVICES its MIG device (<see cref="CudaVisibleDevices.ToMigIndex"/>); null with the reason.
+    /// </summary>
+    public NvmlTarget? Find(int ordinal, string? visibleDevices, string? deviceOrder, out string failure)
+    {
+        if (CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices))
+        {
+            if (CudaVisibleDevices.ToMigIndex(ordinal, visibleDevices!, [.. Migs.Select(m => m.Uuid)], out failure) is not int mig)
+            {
+                return null;
+            }
+
+            NvmlMigDevice d = Migs[mig];
+            return new NvmlTarget(d.Gpu, d.Handle, d.Uuid, d.Name, DescribeMig(d), IsMig: true);
+        }
+
+        return CudaVisibleDevices.ToNvmlIndex(ordinal, visibleDevices, deviceOrder, Uuids, Names, out failure) is int index
+            ? new NvmlTarget(index, Handles[index], Uuids[index], Names[index], $"GPU {Describe(index)}", IsMig: false)
+            : null;
+    }
+
     /// <summary>"MIG 0/1 NVIDIA H200 MIG 1g.18gb (MIG-...)", for messages.</summary>
     public static string DescribeMig(NvmlMigDevice mig) =>
         $"MIG {mig.Gpu}/{mig.Index} {(mig.Name.Length > 0 ? mig.Name : "unnamed")}{(mig.Uuid.Length > 0 ? $" ({mig.Uuid})" : string.Empty)}";
 
     public void Dispose() => Nvml.Dispose();
 }
+
+/// <summary>
+/// A device a worker runs on: a GPU (<paramref name="Gpu"/> is its NVML index) or a MIG device of GPU
+/// <paramref name="Gpu"/>; <paramref name="Description"/> names it in messages.
+/// </summary>
+internal readonly record struct NvmlTarget(int Gpu, nint Handle, string Uuid, string Name, string Description, bool IsMig);
 
 /// <summary>MIG device <paramref name="Index"/> of NVML GPU <paramref name="Gpu"/>.</summary>
 internal readonly record struct NvmlMigDevice(int Gpu, int Index, nint Handle, string Uuid, string Name);

@@ -15,32 +15,9 @@ internal static class NvmlFreeMemory
         }
 
         using NvmlDevices? devices = NvmlDevices.TryOpen(nvmlLibrary, out _);
-        if (devices is null)
-        {
-            return false;
-        }
-
-        nint handle;
-        if (CudaVisibleDevices.IsMigInstance(ordinal, visible))
-        {
-            if (CudaVisibleDevices.ToMigIndex(ordinal, visible!, [.. devices.Migs.Select(m => m.Uuid)], out _) is not int mig)
-            {
-                return false;
-            }
-
-            handle = devices.Migs[mig].Handle; // a MIG device's memory is its own slice
-        }
-        else if (CudaVisibleDevices.ToNvmlIndex(
-            ordinal, visible, deviceOrder, devices.Uuids, devices.Names, out _) is int index)
-        {
-            handle = devices.Handles[index];
-        }
-        else
-        {
-            return false;
-        }
-
-        if (handle == 0 || devices.Nvml.Memory(handle, out NvmlMemory memory) != NvmlReturn.Success)
+        if (devices?.Find(ordinal, visible, deviceOrder, out _) is not NvmlTarget target // a MIG device's memory is its own slice
+            || target.Handle == 0
+            || devices.Nvml.Memory(target.Handle, out NvmlMemory memory) != NvmlReturn.Success)
         {
             return false;
         }

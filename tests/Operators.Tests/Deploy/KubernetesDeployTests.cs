@@ -267,8 +267,7 @@ public sealed class KubernetesDeployTests
     [Fact]
     public void Validator_InvalidObjectOrUnknownKind_Fails()
     {
-        string file = Path.Combine(Path.GetTempPath(), $"deploy-invalid-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(file, """
+        DeployTools.Validation v = ValidateYaml("""
             apiVersion: apps/v1
             kind: Deployment
             metadata: {name: bad}
@@ -292,29 +291,20 @@ public sealed class KubernetesDeployTests
             ---
             {}
             """);
-        try
-        {
-            DeployTools.Validation v = DeployTools.Validate("k8s", file);
 
-            Assert.Equal(1, v.ExitCode);
-            Assert.Contains("FAIL apps/v1 Deployment bad: /spec/replicas must be integer", v.Report, StringComparison.Ordinal);
-            Assert.Contains("ok   v1 Service fine", v.Report, StringComparison.Ordinal);
-            Assert.Contains("FAIL example.com/v1 Unknown stranger: unknown apiVersion/kind", v.Report, StringComparison.Ordinal);
-            Assert.Contains("empty document", v.Report, StringComparison.Ordinal);
-            Assert.Contains("1 valid, 3 invalid", v.Report, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        Assert.Equal(1, v.ExitCode);
+        Assert.Contains("FAIL apps/v1 Deployment bad: /spec/replicas must be integer", v.Report, StringComparison.Ordinal);
+        Assert.Contains("ok   v1 Service fine", v.Report, StringComparison.Ordinal);
+        Assert.Contains("FAIL example.com/v1 Unknown stranger: unknown apiVersion/kind", v.Report, StringComparison.Ordinal);
+        Assert.Contains("empty document", v.Report, StringComparison.Ordinal);
+        Assert.Contains("1 valid, 3 invalid", v.Report, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Validator_UnknownField_FailsNamingItsPath_MapsTakeAnyKey()
     {
         // The schemas alone let these through; kubectl apply (strict field validation) refuses them.
-        string file = Path.Combine(Path.GetTempPath(), $"deploy-unknown-field-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(file, """
+        DeployTools.Validation v = ValidateYaml("""
             apiVersion: apps/v1
             kind: Deployment
             metadata: {name: typo, labels: {any-key.example.com/x: y}, annotations: {prometheus.io/scrape: "true"}}
@@ -342,17 +332,24 @@ public sealed class KubernetesDeployTests
             metadata: {name: fine, labels: {app: x}}
             data: {anything.json: "{}"}
             """);
+
+        Assert.Equal(1, v.ExitCode);
+        Assert.Contains("FAIL apps/v1 Deployment typo: unknown field /spec/template/spec/terminationGracePeriodSecond, unknown field /spec/template/spec/containers/0/readinesProbe (kubectl's strict field validation refuses it)", v.Report, StringComparison.Ordinal);
+        Assert.Contains("FAIL monitoring.coreos.com/v1 ServiceMonitor monitor: unknown field /spec/endpoints/0/intervall", v.Report, StringComparison.Ordinal);
+        Assert.Contains("ok   v1 ConfigMap fine", v.Report, StringComparison.Ordinal);
+        Assert.DoesNotContain("labels/", v.Report, StringComparison.Ordinal); // label, annotation, limit and data keys are map keys
+        Assert.DoesNotContain("limits/", v.Report, StringComparison.Ordinal);
+        Assert.Contains("1 valid, 2 invalid", v.Report, StringComparison.Ordinal);
+    }
+
+    /// <summary>validate.mjs (k8s mode) on the given YAML, through a temporary file.</summary>
+    private static DeployTools.Validation ValidateYaml(string yaml)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"deploy-validate-input-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, yaml);
         try
         {
-            DeployTools.Validation v = DeployTools.Validate("k8s", file);
-
-            Assert.Equal(1, v.ExitCode);
-            Assert.Contains("FAIL apps/v1 Deployment typo: unknown field /spec/template/spec/terminationGracePeriodSecond, unknown field /spec/template/spec/containers/0/readinesProbe (kubectl's strict field validation refuses it)", v.Report, StringComparison.Ordinal);
-            Assert.Contains("FAIL monitoring.coreos.com/v1 ServiceMonitor monitor: unknown field /spec/endpoints/0/intervall", v.Report, StringComparison.Ordinal);
-            Assert.Contains("ok   v1 ConfigMap fine", v.Report, StringComparison.Ordinal);
-            Assert.DoesNotContain("labels/", v.Report, StringComparison.Ordinal); // label, annotation, limit and data keys are map keys
-            Assert.DoesNotContain("limits/", v.Report, StringComparison.Ordinal);
-            Assert.Contains("1 valid, 2 invalid", v.Report, StringComparison.Ordinal);
+            return DeployTools.Validate("k8s", file);
         }
         finally
         {

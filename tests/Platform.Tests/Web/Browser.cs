@@ -60,7 +60,15 @@ public sealed class Browser : IAsyncLifetime
         }
         catch
         {
-            await ScreenshotAsync(page(), "failure-" + name);
+            try
+            {
+                await ScreenshotAsync(page(), "failure-" + name);
+            }
+            catch (PlaywrightException)
+            {
+                // The page is gone (a context the steps disposed as they failed): the steps' own failure is the one to see.
+            }
+
             throw;
         }
     }

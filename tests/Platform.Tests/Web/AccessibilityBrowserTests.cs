@@ -30,12 +30,12 @@ public sealed class AccessibilityBrowserTests(Browser browser) : IClassFixture<B
             await page.Locator("#password").FillAsync("correct horse battery");
             await page.Locator("#organization").FillAsync("Park Shop");
             await page.Locator("form button[type=submit]").ClickAsync();
-            await page.WaitForURLAsync(site + "/dashboard");
+            await Browser.AtUrlAsync(page, site + "/dashboard");
             await page.GotoAsync(site + "/dashboard/apps");
             await page.Locator("#app-name").FillAsync("Shop FAQ");
             await page.Locator("#tpl-faq").CheckAsync();
             await page.Locator("form button.primary").ClickAsync();
-            await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
+            await Browser.AtUrlAsync(page, new Regex("/dashboard/apps/app_"));
             string builder = page.Url;
             await page.Locator("#publish-button").ClickAsync();
             await page.GetByTestId("published-version").Filter(new() { HasText = "1" }).WaitForAsync();

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace Inference.Platform.Tests.Web;
@@ -72,6 +73,30 @@ public sealed class Browser : IAsyncLifetime
             throw;
         }
     }
+
+    /// <summary>
+    /// Waits until the page is at <paramref name="url"/> with its document parsed. Not IPage.WaitForURLAsync: that
+    /// also waits for the "load" lifecycle event, which Playwright was seen to miss on a saturated CPU (a sign-up's
+    /// redirect timed out after 30 s with the page there and the network idle, once in about 20 runs).
+    /// </summary>
+    public static async Task AtUrlAsync(IPage page, string url)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(url, new PageAssertionsToHaveURLOptions { Timeout = NavigationTimeoutMs });
+        await ParsedAsync(page);
+    }
+
+    /// <inheritdoc cref="AtUrlAsync(IPage, string)"/>
+    public static async Task AtUrlAsync(IPage page, Regex url)
+    {
+        await Assertions.Expect(page).ToHaveURLAsync(url, new PageAssertionsToHaveURLOptions { Timeout = NavigationTimeoutMs });
+        await ParsedAsync(page);
+    }
+
+    private const float NavigationTimeoutMs = 30_000;
+
+    // Polled in the page, so it does not depend on lifecycle events reaching the client.
+    private static Task ParsedAsync(IPage page) =>
+        page.WaitForFunctionAsync("() => document.readyState !== 'loading'", null, new PageWaitForFunctionOptions { Timeout = NavigationTimeoutMs });
 
     public static async Task ScreenshotAsync(IPage page, string name)
     {

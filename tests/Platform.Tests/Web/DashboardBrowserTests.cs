@@ -34,7 +34,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             await page.GetByLabel("Password").FillAsync(Password);
             await page.GetByLabel("Organization (school, shop, team)").FillAsync("Hanbit School");
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
-            await page.WaitForURLAsync(site + "/dashboard");
+            await Browser.AtUrlAsync(page, site + "/dashboard");
             Assert.Contains("Hanbit School", await page.Locator("header").InnerTextAsync());
             await Browser.ScreenshotAsync(page, "dashboard");
 
@@ -55,7 +55,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             await page.GetByLabel("App name").FillAsync("Math Hints");
             await page.GetByLabel("Homework tutor", new() { Exact = false }).CheckAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Create app" }).ClickAsync();
-            await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
+            await Browser.AtUrlAsync(page, new Regex("/dashboard/apps/app_"));
             string builderUrl = page.Url;
             Assert.Contains("hint", await page.GetByLabel("System prompt").InputValueAsync());
             await FillTutorAsync(page, "What is 7 times 8?");
@@ -144,7 +144,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         await page.GotoAsync(site + "/dashboard/apps");
         await page.GetByLabel("App name").FillAsync(Name);
         await page.GetByRole(AriaRole.Button, new() { Name = "Create app" }).ClickAsync();
-        await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
+        await Browser.AtUrlAsync(page, new Regex("/dashboard/apps/app_"));
         await page.GetByLabel("Description").FillAsync(Html);
         await page.GetByLabel("System prompt").FillAsync("Answer. " + Html);
         await page.Locator("#f0l").FillAsync(Html);
@@ -185,7 +185,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             await page.Locator("#password").FillAsync(Password);
             await page.Locator("#organization").FillAsync("한빛학교");
             await page.Locator("form button[type=submit]").ClickAsync();
-            await page.WaitForURLAsync(site + "/dashboard");
+            await Browser.AtUrlAsync(page, site + "/dashboard");
             await Browser.ScreenshotAsync(page, "dashboard-ko");
 
             // The builder's preview posts the form and shows the whole answer (no streaming without JavaScript).
@@ -193,7 +193,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
             await page.Locator("#app-name").FillAsync("요약 도우미");
             await page.Locator("#tpl-summarizer").CheckAsync();
             await page.Locator("form button.primary").ClickAsync();
-            await page.WaitForURLAsync(new Regex("/dashboard/apps/app_"));
+            await Browser.AtUrlAsync(page, new Regex("/dashboard/apps/app_"));
             await page.Locator("#in-text").FillAsync("The jury said that the election was fair. The city was quiet.");
             await page.Locator("#preview-button").ClickAsync();
             Assert.False(string.IsNullOrWhiteSpace(await page.GetByTestId("preview-output").InnerTextAsync()));
@@ -229,11 +229,11 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         IPage page = await context.NewPageAsync();
 
         await page.GotoAsync(site + "/dashboard/security");
-        await page.WaitForURLAsync(new Regex("/signin\\?returnUrl="));
+        await Browser.AtUrlAsync(page, new Regex("/signin\\?returnUrl="));
         await page.GetByLabel("Email").FillAsync("root@example.com");
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(site + "/dashboard/security");
+        await Browser.AtUrlAsync(page, site + "/dashboard/security");
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Set up two-factor authentication" }).ClickAsync();
         string secret = await page.GetByTestId("totp-secret").InnerTextAsync();
@@ -244,7 +244,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
 
         // Signing in again asks for the second factor; a wrong one is refused, a recovery code lets the admin in.
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await page.WaitForURLAsync(site + "/signin");
+        await Browser.AtUrlAsync(page, site + "/signin");
         await page.GetByLabel("Email").FillAsync("root@example.com");
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
@@ -257,7 +257,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         await page.GetByLabel("Password").FillAsync(Password);
         await page.GetByLabel("Two-factor code").FillAsync(codes[0]);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(site + "/dashboard");
+        await Browser.AtUrlAsync(page, site + "/dashboard");
 
         await page.GotoAsync(site + "/dashboard/operator");
         Assert.Contains("brown-llama-5m", await page.Locator("table").InnerTextAsync());
@@ -336,7 +336,7 @@ public sealed class DashboardBrowserTests(Browser browser) : IClassFixture<Brows
         await page.Locator("#password").FillAsync(Password);
         await page.Locator("#organization").FillAsync(name);
         await page.Locator("form button[type=submit]").ClickAsync();
-        await page.WaitForURLAsync(site + "/dashboard");
+        await Browser.AtUrlAsync(page, site + "/dashboard");
     }
 
     private static async Task FillTutorAsync(IPage page, string question)

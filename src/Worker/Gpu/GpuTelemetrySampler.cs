@@ -92,13 +92,12 @@ public sealed class GpuTelemetrySampler : IDisposable
             return Failed(found.Nvml, $"cuda:{ordinal} is not an NVML {(CudaVisibleDevices.IsMigInstance(ordinal, visibleDevices) ? "MIG " : string.Empty)}device: {failure}", time, interval);
         }
 
-        if (!target.IsMig)
+        if (target.Handle == 0 || target.Uuid.Length == 0)
         {
-            found.Dispose();
-            return Open([target.Gpu], nvmlLibrary, time, interval);
+            return Failed(found.Nvml, $"{target.Description}: NVML gives no {(target.Handle == 0 ? "handle" : "UUID")} for it", time, interval);
         }
 
-        // A MIG device's handle belongs to this NVML session: the sampler takes it over (and shuts it down).
+        // The handle belongs to this NVML session: the sampler takes the session over (and shuts it down).
         return new GpuTelemetrySampler(found.Nvml, [(target.Gpu, target.Handle, target.Uuid, target.Name)], null, time, interval);
     }
 

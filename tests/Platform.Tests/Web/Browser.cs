@@ -6,6 +6,8 @@ namespace Inference.Platform.Tests.Web;
 /// <summary>One headless Chromium for a test class, and where its screenshots go (artifacts/screenshots, git-ignored).</summary>
 public sealed class Browser : IAsyncLifetime
 {
+    private const float NavigationTimeoutMs = 30_000;
+
     private IPlaywright? _playwright;
 
     public IBrowser Instance { get; private set; } = null!;
@@ -91,8 +93,6 @@ public sealed class Browser : IAsyncLifetime
         await Assertions.Expect(page).ToHaveURLAsync(url, new PageAssertionsToHaveURLOptions { Timeout = NavigationTimeoutMs });
         await ParsedAsync(page);
     }
-
-    private const float NavigationTimeoutMs = 30_000;
 
     // Polled in the page, so it does not depend on lifecycle events reaching the client.
     private static Task ParsedAsync(IPage page) =>

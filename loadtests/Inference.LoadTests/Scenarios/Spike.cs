@@ -6,8 +6,8 @@ namespace Inference.LoadTests.Scenarios;
 /// <summary>
 /// spike: --rate for --baseline seconds, then --factor (10) times it for --spike seconds (30), then --rate again for
 /// --after seconds. No 5xx but 503 shedding, no broken connection; every shed request (429/503) carries Retry-After;
-/// requests sent from --recovery seconds (10) after the spike on all succeed with a first token no slower than twice
-/// the baseline's p95 (plus 100 ms).
+/// requests sent from --recovery seconds (10) after the spike on all succeed, and their p90 time to first token is no
+/// slower than twice the baseline's p95 (plus 100 ms).
 /// </summary>
 public static class Spike
 {
@@ -48,8 +48,14 @@ public static class Spike
             run = await ServeRunner.RunAsync(backend, prompts, schedule, maxConcurrency: null, progress, cancellationToken);
         }
 
+        return Judge(run.Outcomes, spikeStart, spikeEnd, recovery, rate * factor);
+    }
+
+    /// <summary>The spike's checks over its outcomes (sent at StartSeconds from the run's start).</summary>
+    public static ScenarioResult Judge(IReadOnlyList<RequestOutcome> all, double spikeStart, double spikeEnd, double recovery, double spikeRate)
+    {
+        ArgumentNullException.ThrowIfNull(all);
         var result = new ScenarioResult("spike");
-        IReadOnlyList<RequestOutcome> all = run.Outcomes;
         var shed = all.Where(o => o.HttpStatus is 429 or 503).ToList();
         var broken = all.Where(o => !o.Success && o.HttpStatus is not (429 or 503)).ToList();
         result.Check("no 5xx but 503 shedding, no broken streams", broken.Count == 0,
@@ -63,9 +69,17 @@ public static class Spike
         var late = all.Where(o => o.StartSeconds >= spikeEnd && (!o.Success || o.Ttft * 1000 > bound)).ToList();
         double recoveredAfter = late.Count == 0 ? 0 : late.Max(o => o.StartSeconds) - spikeEnd;
         var judged = all.Where(o => o.StartSeconds >= spikeEnd + recovery).ToList();
-        result.Check($"recovered within {recovery} s", judged.Count > 0 && judged.TrueForAll(o => o.Success && o.Ttft * 1000 <= bound),
-            $"last failed or slow request sent {recoveredAfter:0.0} s after the spike; baseline p95 TTFT {baselineP95:0} ms, bound {bound:0} ms; {judged.Count} requests judged");
-        result.Notes.Add($"spike phase: {all.Count(o => o.StartSeconds >= spikeStart && o.StartSeconds < spikeEnd)} requests offered at {rate * factor:0.#} req/s");
+        // Judged by the p90, not the maximum: one request slowed by a hiccup of a shared core (a GC, another process)
+        // is not a backlog; a backlog still draining slows every request behind it, and fails the p90 as surely.
+        double judgedP90 = LatencyStats.Percentile(judged.Where(o => o.Success).Select(o => o.Ttft * 1000).Order().ToList(), 90);
+        int failed = judged.Count(o => !o.Success);
+        int slow = judged.Count(o => o.Success && o.Ttft * 1000 > bound);
+        double drained = all.Where(o => o.StartSeconds < spikeEnd && o.Success).Select(o => o.StartSeconds + o.Latency).DefaultIfEmpty(spikeEnd).Max() - spikeEnd;
+        result.Check($"recovered within {recovery} s", judged.Count > 0 && failed == 0 && judgedP90 <= bound,
+            $"{judged.Count} requests judged: {failed} failed, p90 TTFT {judgedP90:0} ms, {slow} slower than the bound {bound:0} ms (2 x baseline p95 {baselineP95:0} ms + 100); "
+            + $"last failed or slow request sent {recoveredAfter:0.0} s after the spike");
+        result.Notes.Add($"spike backlog drained {Math.Max(0, drained):0.0} s after the spike");
+        result.Notes.Add($"spike phase: {all.Count(o => o.StartSeconds >= spikeStart && o.StartSeconds < spikeEnd)} requests offered at {spikeRate:0.#} req/s");
         return result;
     }
 

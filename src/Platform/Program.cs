@@ -147,11 +147,11 @@ root.SetAction(async (parse, cancellationToken) =>
         using var signal = new ShutdownSignal();
         await using PlatformHost stack = await PlatformHost.StartAsync(platform, gateway, progress: new ConsoleLoadProgress(), cancellationToken: cancellationToken);
         Console.Error.WriteLine($"platform data: {platform.DataDir} ({stack.Services.Database.Description})");
-        if (stack.BootstrapToken is { } token)
+        if (stack.BootstrapTokenFile is { } tokenFile)
         {
-            // Printed once to the operator's terminal (not through the logger): it creates the first admin.
-            Console.WriteLine($"no platform admin yet: create one with this one-time token (it changes at each start until used):");
-            Console.WriteLine($"  curl -s {stack.HttpAddress}api/admin/bootstrap -H 'Content-Type: application/json' -d '{{\"token\":\"{token}\",\"email\":\"you@example.com\",\"password\":\"a long password\"}}'");
+            // The token itself is never printed (console output ends up in logs): the command reads it from its file.
+            Console.WriteLine($"no platform admin yet: a one-time token to create one is in {tokenFile} (readable by this user only; a new one at each start until used):");
+            Console.WriteLine($"  curl -s {stack.HttpAddress}api/admin/bootstrap -H 'Content-Type: application/json' -d \"{{\\\"token\\\":\\\"$(cat '{tokenFile}')\\\",\\\"email\\\":\\\"you@example.com\\\",\\\"password\\\":\\\"a long password\\\"}}\"");
         }
 
         Console.WriteLine($"listening on {stack.HttpAddress} (dashboard /, management API /api, OpenAI API /v1, apps /apps/{{slug}}){(stack.Gateway.GrpcAddress is { } g ? $" and {g} (gRPC)" : string.Empty)}");

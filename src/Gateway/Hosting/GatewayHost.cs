@@ -114,6 +114,17 @@ public sealed partial class GatewayHost : IAsyncDisposable
         }
         catch
         {
+            // Stopped, then disposed: background services that started see a stop, not a cancelled token's exception
+            // (which the host logs as a critical failure beside the real one, e.g. a port in use).
+            try
+            {
+                await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception stop) when (stop is not OutOfMemoryException)
+            {
+                // The start's own exception is the one to report.
+            }
+
             await app.DisposeAsync().ConfigureAwait(false); // what was built so far (a loaded model, a connection)
             throw;
         }

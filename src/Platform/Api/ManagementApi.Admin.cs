@@ -18,7 +18,7 @@ public static partial class ManagementApi
             var body = await ReadAsync<BootstrapRequest>(ctx).ConfigureAwait(false);
             User admin = await bootstrap.RedeemAsync(body.Token, body.Email, body.Password, body.Name, Ip(ctx), ctx.RequestAborted).ConfigureAwait(false);
             return Json(admin, StatusCodes.Status201Created);
-        }).Accepts<BootstrapRequest>("application/json").Produces<User>(StatusCodes.Status201Created).RequireRateLimiting(AuthRateLimit).WithSummary("Create the first platform admin with the one-time token printed at first start");
+        }).Accepts<BootstrapRequest>("application/json").Produces<User>(StatusCodes.Status201Created).RequireRateLimiting(AuthRateLimit).WithSummary("Create the first platform admin with the one-time token the platform writes to admin-bootstrap-token in its data folder");
 
         api.MapGet("/admin/orgs", async (HttpContext ctx, OrganizationService orgs) =>
         {

@@ -24,14 +24,18 @@ public sealed class PlatformHost : IAsyncDisposable
         Gateway = gateway;
         Services = services;
         BootstrapToken = bootstrapToken;
+        BootstrapTokenFile = bootstrapToken is null ? null : services.Get<AdminBootstrap>().TokenFile;
     }
 
     public GatewayHost Gateway { get; }
 
     public PlatformServices Services { get; }
 
-    /// <summary>The one-time admin bootstrap token when no admin exists yet (printed by the command line), else null.</summary>
+    /// <summary>The one-time admin bootstrap token when no admin exists yet, else null.</summary>
     public string? BootstrapToken { get; }
+
+    /// <summary>The file the bootstrap token was written to (the command line prints this path, never the token), else null.</summary>
+    public string? BootstrapTokenFile { get; }
 
     public Uri HttpAddress => Gateway.HttpAddress;
 

@@ -23,11 +23,14 @@ public sealed class PlatformStack : IAsyncDisposable
         new WorkerOptions { ModelDir = BundledModelLocator.Find() ?? throw new InvalidOperationException("the bundled model was not found"), KvCacheMemory = "64MiB" },
         new EngineOptions(), "brown-llama-5m"));
 
-    private PlatformStack(PlatformHost host, LogCapture logs, string database)
+    private readonly bool _ownsDatabase;
+
+    private PlatformStack(PlatformHost host, LogCapture logs, string database, bool ownsDatabase)
     {
         Host = host;
         Logs = logs;
         Database = database;
+        _ownsDatabase = ownsDatabase;
         Http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(60) };
     }
 
@@ -40,15 +43,18 @@ public sealed class PlatformStack : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<PlatformStack> StartAsync(DatabaseKind kind, string? database = null, PlatformOptions? options = null, bool grpc = false)
+    public static async Task<PlatformStack> StartAsync(DatabaseKind kind, string? database = null, PlatformOptions? options = null, bool grpc = false,
+        int httpPort = 0, LogCapture? logs = null)
     {
+        // A database given is the caller's (a restart on the same data): this stack leaves it in place.
+        bool ownsDatabase = database is null;
         database ??= await TestDatabases.NewAsync(kind);
-        var logs = new LogCapture();
+        logs ??= new LogCapture();
         PlatformOptions platform = (options ?? new PlatformOptions()) with { Database = database, DataDir = TestDatabases.TempFolder("platform-stack") };
-        var gateway = new GatewayOptions { HttpPort = 0, GrpcPort = grpc ? 0 : -1, RequireKeys = true, DrainTimeout = TimeSpan.FromSeconds(5) };
+        var gateway = new GatewayOptions { HttpPort = httpPort, GrpcPort = grpc ? 0 : -1, RequireKeys = true, DrainTimeout = TimeSpan.FromSeconds(5) };
         PlatformHost host = await PlatformHost.StartAsync(platform, gateway,
             new GatewayDependencies { Workers = [new LocalWorker(Model.Value, ownsHost: false)] }, logs.Configure).WaitAsync(TimeSpan.FromSeconds(120));
-        return new PlatformStack(host, logs, database);
+        return new PlatformStack(host, logs, database, ownsDatabase);
     }
 
     /// <summary>Sends a request to the management API; returns the status and the parsed JSON body (null when empty).</summary>
@@ -118,7 +124,7 @@ public sealed class PlatformStack : IAsyncDisposable
     {
         Http.Dispose();
         string dataDir = Host.Services.Options.DataDir;
-        string? sqlite = Host.Services.Database.SqlitePath;
+        string? sqlite = _ownsDatabase ? Host.Services.Database.SqlitePath : null;
         await Host.DisposeAsync();
         TestDatabases.Remove(dataDir, sqlite);
     }

@@ -42,6 +42,55 @@ public sealed class GemvPoolTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public unsafe void Run_Avx512AndAvx2StreamingLoops_BitwiseTheSame_AndTheAvx2LoopMatchesLibtorch(int helpers)
+    {
+        // Where the machine has AVX-512 the streaming products (up to 4 rows: decode) run 16 columns a vector; the
+        // AVX2 loop stays for the 8-column rest and for machines without it. Same FMAs per element in the same order.
+        using var pool = new GemvPool(helpers);
+        using var random = new Generator(31);
+        bool had = GemvPool.UseAvx512;
+        try
+        {
+            foreach (int rows in new[] { 1, 2, 3, GemvPool.StreamingRows })
+            {
+                foreach ((int inDim, int outDim) in new[] { (256, 512), (13, 8), (70, 264), (67, 1032), (512, 4096) })
+                {
+                    foreach ((bool bias, bool accumulate) in new[] { (false, false), (true, false), (false, true) })
+                    {
+                        using var scope = NewDisposeScope();
+                        Tensor x = randn([rows, inDim], generator: random);
+                        Tensor w = randn([inDim, outDim], generator: random);
+                        Tensor b = randn([outDim], generator: random);
+                        Tensor y0 = randn([rows, outDim], generator: random);
+                        Tensor expected = accumulate ? y0 + x.mm(w) : (bias ? x.mm(w) + b : x.mm(w));
+                        float[] Product(bool wide)
+                        {
+                            GemvPool.UseAvx512 = wide;
+                            Tensor y = y0.clone();
+                            pool.Run(HostKernels.Data(x), rows, inDim, HostKernels.Data(w), outDim, bias && !accumulate ? HostKernels.Data(b) : null, HostKernels.Data(y), accumulate);
+                            return y.data<float>().ToArray();
+                        }
+
+                        float[] narrow = Product(false);
+                        float error = (tensor(narrow).reshape(rows, outDim) - expected).abs().max().item<float>() / Math.Max(1f, expected.abs().max().item<float>());
+                        Assert.True(error < 1e-5f, $"AVX2 loop, rows {rows}, {inDim}x{outDim}: relative error {error}");
+                        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) // the wide loop runs wherever the CPU has it
+                        {
+                            Assert.Equal(narrow, Product(true));
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            GemvPool.UseAvx512 = had;
+        }
+    }
+
     [Fact]
     public unsafe void Run_RejectsNoRowsOrUnalignedColumns()
     {

@@ -86,7 +86,30 @@ if (args.Length > 0 && args[0] == "step")
 
 if (args.Length > 0 && args[0] == "gemv")
 {
-    if (args.Length > 1) { GemvProbe.Run(args[1]); } else { GemvProbe.Run(); }
+    if (args.Length > 1 && args[1] is "--help" or "-h")
+    {
+        Console.WriteLine("usage: Inference.Bench gemv [MODEL_DIR]");
+        Console.WriteLine("  host products (GemvPool) against libtorch's mm at decode shapes; with a model folder, forward-only decode of the");
+        Console.WriteLine("  libtorch, host-1-thread and host-2-thread paths interleaved in one process");
+        return 0;
+    }
+
+    if (args.Length > 2)
+    {
+        Console.Error.WriteLine($"gemv: unexpected argument '{args[2]}' (usage: Inference.Bench gemv [MODEL_DIR])");
+        return 2;
+    }
+
+    try
+    {
+        if (args.Length > 1) { GemvProbe.Run(args[1]); } else { GemvProbe.Run(); }
+    }
+    catch (Inference.Worker.Loading.ModelLoadException ex)
+    {
+        Console.Error.WriteLine($"error: {ex.Message}");
+        return 2;
+    }
+
     return 0;
 }
 

@@ -402,13 +402,18 @@ internal sealed unsafe class GemvPool : IDisposable
             for (int m = 0; m < rows; m++)
             {
                 float* ym = y + ((long)m * outDim);
+                float xmi = x[((long)m * inDim) + i];
                 int c = c0;
-                for (; c < wide; c += 16)
+                if (c < wide)
                 {
-                    Avx512F.Store(ym + c, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(wi + c), Vector512.Create(x[((long)m * inDim) + i]), Avx512F.LoadVector512(ym + c)));
+                    Vector512<float> xw = Vector512.Create(xmi);
+                    for (; c < wide; c += 16)
+                    {
+                        Avx512F.Store(ym + c, Avx512F.FusedMultiplyAdd(Avx512F.LoadVector512(wi + c), xw, Avx512F.LoadVector512(ym + c)));
+                    }
                 }
 
-                Vector256<float> xi = Vector256.Create(x[((long)m * inDim) + i]);
+                Vector256<float> xi = Vector256.Create(xmi);
                 for (; c < c1; c += 8)
                 {
                     Avx.Store(ym + c, Fma.MultiplyAdd(Avx.LoadVector256(wi + c), xi, Avx.LoadVector256(ym + c)));

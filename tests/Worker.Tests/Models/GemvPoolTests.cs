@@ -17,8 +17,11 @@ public sealed class GemvPoolTests
         Tensor y = randn([rows, outDim], generator: random);
         Tensor expected = accumulate ? y + x.mm(w) : (bias ? x.mm(w) + b : x.mm(w));
         pool.Run(HostKernels.Data(x), rows, inDim, HostKernels.Data(w), outDim, bias && !accumulate ? HostKernels.Data(b) : null, HostKernels.Data(y), accumulate);
-        return (y - expected).abs().max().item<float>() / Math.Max(1f, expected.abs().max().item<float>());
+        return RelativeError(y, expected);
     }
+
+    private static float RelativeError(Tensor y, Tensor expected) =>
+        (y - expected).abs().max().item<float>() / Math.Max(1f, expected.abs().max().item<float>());
 
     [Theory]
     [InlineData(0)]
@@ -75,7 +78,7 @@ public sealed class GemvPoolTests
                         }
 
                         float[] narrow = Product(false);
-                        float error = (tensor(narrow).reshape(rows, outDim) - expected).abs().max().item<float>() / Math.Max(1f, expected.abs().max().item<float>());
+                        float error = RelativeError(tensor(narrow).reshape(rows, outDim), expected);
                         Assert.True(error < 1e-5f, $"AVX2 loop, rows {rows}, {inDim}x{outDim}: relative error {error}");
                         if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) // the wide loop runs wherever the CPU has it
                         {
